@@ -1,0 +1,6 @@
+// Express 4 is installed under the alias `express4` (npm:express@^4) so that every behavioural
+// test runs against both majors; its API is typed like Express 5's where the tests touch it.
+declare module 'express4' {
+  import express = require('express');
+  export = express;
+}

@@ -1,0 +1,125 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ParamsDictionary, Query } from 'express-serve-static-core';
+import { discardBody, resolveBody } from './body.js';
+import { runInContext } from './context.js';
+import { describeValue } from './describe.js';
+import { applyHead } from './head.js';
+import { pump } from './pump.js';
+import { isStreamResponse, type StreamResponse } from './response.js';
+import { toStreamResponse, type HandlerResult } from './result.js';
+import { StreamSession } from './session.js';
+import type { ChunkSource } from './source.js';
+import { DEFAULT_TIMEOUT, resolveTimeout, TIMEOUT_SETTING, type Timeout } from './timeout.js';
+
+/** Options of {@link asyncStream}. */
+export interface AsyncStreamOptions {
+  /**
+   * Idle timeout in milliseconds: when no chunk is written for this long (the producer is silent
+   * or the client stopped reading), the stream is abandoned and a `StreamTimeoutError` goes to
+   * `next(err)`. `null` (or `Infinity`) switches it off for this route. A response can override
+   * it with `makeResponse(body).timeout`.
+   *
+   * @default the app's `app.set('stream timeout', ms)` setting, else 60_000
+   */
+  readonly timeout?: number | null | undefined;
+}
+
+/**
+ * A route handler for {@link asyncStream}: a function, async function, or (async) generator
+ * function. Its result is described by {@link HandlerResult}.
+ */
+export type AsyncStreamHandler<P = ParamsDictionary, ReqQuery = Query> = (
+  req: Request<P, unknown, unknown, ReqQuery>,
+  res: Response,
+  next: NextFunction,
+) => HandlerResult | PromiseLike<HandlerResult>;
+
+/**
+ * Turns a handler that returns (or is) an async generator, or any other body or tuple, into an
+ * Express handler that streams it with chunked `res.write` calls: backpressure, client
+ * disconnects, errors before and after the headers, and an idle timeout handled.
+ *
+ * @param handler - called as `handler(req, res, next)` inside the request context.
+ * @param options - see {@link AsyncStreamOptions}.
+ * @throws TypeError or RangeError at once (at route definition) when an argument is invalid.
+ * @example
+ * import express from 'express';
+ * import { asyncStream } from 'express-async-stream';
+ * const app = express();
+ * app.get('/count', asyncStream(async function* () {
+ *   for (let i = 1; i <= 3; i++) yield `${i}\n`;
+ * }));
+ * // curl -N localhost:3000/count → 1 2 3, one line at a time
+ */
+export function asyncStream<P = ParamsDictionary, ReqQuery = Query>(
+  handler: AsyncStreamHandler<P, ReqQuery>,
+  options: AsyncStreamOptions = {},
+): RequestHandler<P, unknown, unknown, ReqQuery> {
+  if (typeof handler !== 'function') {
+    throw new TypeError(
+      `asyncStream(handler) expects a function or a generator function, but received ${describeValue(handler)}.`,
+    );
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`asyncStream(handler, options): options must be an object, but received ${describeValue(options)}.`);
+  }
+  const routeTimeout = resolveTimeout(options.timeout, 'asyncStream(): `timeout`');
+  return function asyncStreamHandler(req, res, next) {
+    const session = new StreamSession(req as Request, res, next);
+    runInContext(session.context, () => {
+      void respond(session, handler as AsyncStreamHandler, routeTimeout);
+    });
+  };
+}
+
+async function respond(session: StreamSession, handler: AsyncStreamHandler, routeTimeout: Timeout | undefined): Promise<void> {
+  const { req, res } = session;
+  // Whatever the handler produced that the session does not own yet: closed if we fail before.
+  let unsent: unknown;
+  try {
+    session.arm(routeTimeout !== undefined ? routeTimeout : appTimeout(req));
+    unsent = await handler(req, res, session.next);
+    if (unsent === undefined) return session.release();
+    if (!session.isOpen) return discardResult(unsent);
+    const response = toStreamResponse(unsent, 'asyncStream()');
+    unsent = await response.body;
+    if (!session.isOpen) return discardBody(unsent);
+    if (response.timeout !== undefined) session.arm(response.timeout);
+    const body = resolveBody(unsent, 'asyncStream()');
+    unsent = undefined;
+    if (body.kind === 'whole') return sendWhole(session, response, body.value);
+    session.attach(body.source);
+    // HEAD answers with the status and headers only; the body is never pulled.
+    if (req.method === 'HEAD') return endHead(session, response, body.source);
+    await pump(session, body.source, response);
+  } catch (error) {
+    discardResult(unsent);
+    session.fail(error);
+  }
+}
+
+function appTimeout(req: Request): Timeout {
+  const setting = resolveTimeout(req.app.get(TIMEOUT_SETTING), `app.set('${TIMEOUT_SETTING}')`);
+  return setting === undefined ? DEFAULT_TIMEOUT : setting;
+}
+
+function sendWhole(session: StreamSession, response: StreamResponse, value: string | Buffer | object): void {
+  const { res } = session;
+  applyHead(res, response);
+  session.release();
+  if (typeof value === 'string' || Buffer.isBuffer(value)) res.send(value);
+  else res.json(value);
+}
+
+function endHead(session: StreamSession, response: StreamResponse, source: ChunkSource): void {
+  applyHead(session.res, response);
+  session.end();
+  source.cancel(undefined);
+}
+
+function discardResult(result: unknown): void {
+  if (result === undefined) return;
+  const body = isStreamResponse(result) ? result.body : Array.isArray(result) ? result[0] : result;
+  if (body instanceof Promise) body.then(discardBody, () => {});
+  else discardBody(body);
+}

@@ -1,0 +1,75 @@
+/**
+ * Marks errors created by this package. A registered symbol (not `instanceof`) so that the check
+ * holds across the CommonJS and ES module builds, and across duplicated copies in `node_modules`.
+ */
+const errorBrand = Symbol.for('express-async-stream.error');
+
+/**
+ * Base class of the errors this package creates itself. Type errors about bad input stay plain
+ * `TypeError`/`RangeError`, as JavaScript users expect.
+ */
+export class AsyncStreamError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'AsyncStreamError';
+    Object.defineProperty(this, errorBrand, { value: true });
+  }
+}
+
+/** Facts about the request a {@link StreamTimeoutError} abandoned. */
+export interface StreamTimeoutDetails {
+  /** The idle timeout that elapsed, in milliseconds. */
+  readonly timeout: number;
+  /** The request method, e.g. `GET`. */
+  readonly method: string;
+  /** The request URL as received (`req.originalUrl`). */
+  readonly url: string;
+  /** Whether the status and headers had already been sent when the timeout fired. */
+  readonly headersSent: boolean;
+}
+
+/**
+ * No chunk was written for `timeout` milliseconds, because the producer was silent or the client
+ * stopped reading. The stream was abandoned and this error went to `next(err)`.
+ *
+ * `status` is 503, so Express's error handler answers `503 Service Unavailable` when nothing had
+ * been sent yet; once the stream has started, Express closes the connection instead.
+ */
+export class StreamTimeoutError extends AsyncStreamError implements StreamTimeoutDetails {
+  /** HTTP status for Express's error handler. */
+  readonly status = 503;
+  /** Alias of `status`, read by some error handlers. */
+  readonly statusCode = 503;
+  readonly timeout: number;
+  readonly method: string;
+  readonly url: string;
+  readonly headersSent: boolean;
+
+  constructor(details: StreamTimeoutDetails) {
+    const phase = details.headersSent ? 'after the response started' : 'before anything was sent';
+    super(
+      `${details.method} ${details.url}: no chunk was written for ${details.timeout} ms (${phase}), ` +
+        'so the stream was abandoned. Raise `timeout`, or set it to null for this route ' +
+        '(asyncStream(handler, { timeout: null })) or this response (response.timeout = null).',
+    );
+    this.name = 'StreamTimeoutError';
+    this.timeout = details.timeout;
+    this.method = details.method;
+    this.url = details.url;
+    this.headersSent = details.headersSent;
+  }
+}
+
+/**
+ * Tells whether `value` is an error created by this package, without relying on `instanceof`.
+ *
+ * @example
+ * import { isAsyncStreamError } from 'express-async-stream';
+ * app.use((err, req, res, next) => {
+ *   if (isAsyncStreamError(err)) console.warn(err.message);
+ *   next(err);
+ * });
+ */
+export function isAsyncStreamError(value: unknown): value is AsyncStreamError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[errorBrand] === true;
+}

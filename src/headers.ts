@@ -1,0 +1,83 @@
+import { describeValue } from './describe.js';
+
+/** A header value: arrays send the header once per element (`Set-Cookie`). */
+export type HeaderValue = string | number | readonly string[];
+
+/**
+ * Response headers, in any of the shapes Quart and the Fetch API accept: a plain object, a
+ * `Headers` instance, or an array of `[name, value]` pairs (a name may repeat).
+ */
+export type HeadersInput =
+  | Readonly<Record<string, HeaderValue | undefined>>
+  | Headers
+  | ReadonlyArray<readonly [string, HeaderValue]>;
+
+/** Headers reduced to one entry per lower-cased name, repeated values gathered in an array. */
+export type HeaderEntries = Map<string, { name: string; value: string | string[] }>;
+
+// RFC 9110 §5.1: a field name is a token; §5.5: a value must not contain CR, LF or NUL, which
+// would let a value smuggle extra header lines (response splitting).
+const tokenPattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const forbiddenValuePattern = /[\r\n\0]/;
+
+export function isHeadersInput(value: unknown): value is HeadersInput {
+  if (Array.isArray(value) || value instanceof Headers) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Validates `input` and converts it to entries ready for `res.setHeader`.
+ *
+ * @throws TypeError naming the header and the value when a shape, name or value is invalid.
+ */
+export function toHeaderEntries(input: HeadersInput, where: string): HeaderEntries {
+  const entries: HeaderEntries = new Map();
+  if (input instanceof Headers) {
+    for (const [name, value] of input) if (name !== 'set-cookie') addHeader(entries, name, value, where);
+    for (const cookie of input.getSetCookie()) addHeader(entries, 'Set-Cookie', cookie, where);
+  } else if (Array.isArray(input)) {
+    input.forEach((pair: unknown, index) => {
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        throw new TypeError(
+          `${where}: headers[${index}] must be a [name, value] pair, but received ${describeValue(pair)}.`,
+        );
+      }
+      addHeader(entries, pair[0], pair[1], where);
+    });
+  } else {
+    for (const [name, value] of Object.entries(input)) if (value !== undefined) addHeader(entries, name, value, where);
+  }
+  return entries;
+}
+
+function addHeader(entries: HeaderEntries, name: unknown, value: unknown, where: string): void {
+  if (typeof name !== 'string' || !tokenPattern.test(name)) {
+    throw new TypeError(`${where}: ${describeValue(name)} is not a valid header name (RFC 9110 token).`);
+  }
+  const values = (Array.isArray(value) ? value : [value]).map((item: unknown) => headerValue(name, item, where));
+  const key = name.toLowerCase();
+  const existing = entries.get(key);
+  if (existing === undefined) {
+    entries.set(key, { name, value: values.length === 1 ? values[0]! : values });
+  } else {
+    existing.value = [existing.value, values].flat();
+  }
+}
+
+function headerValue(name: string, value: unknown, where: string): string {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value !== 'string') {
+    throw new TypeError(
+      `${where}: header "${name}" must be a string, a number or an array of strings, but received ${describeValue(value)}.`,
+    );
+  }
+  if (forbiddenValuePattern.test(value)) {
+    throw new TypeError(
+      `${where}: header "${name}" contains a CR, LF or NUL character (${JSON.stringify(value)}), ` +
+        'which would split the response. Remove line breaks from header values.',
+    );
+  }
+  return value;
+}

@@ -1,0 +1,46 @@
+import { describeValue } from './describe.js';
+import { isHeadersInput, type HeadersInput } from './headers.js';
+import { isStreamResponse, StreamResponse, type BodyInput } from './response.js';
+import { isStatus } from './status.js';
+
+/**
+ * What a handler may return: a body, a tuple `[body, status]`, `[body, headers]` or
+ * `[body, status, headers]`, a {@link StreamResponse}, or `undefined` when it answered the request
+ * (or called `next`) itself. An array is always a tuple, never a body.
+ */
+export type HandlerResult =
+  | BodyInput
+  | StreamResponse
+  | readonly [body: BodyInput, status: number]
+  | readonly [body: BodyInput, headers: HeadersInput]
+  | readonly [body: BodyInput, status: number, headers: HeadersInput]
+  | undefined
+  | void;
+
+const tupleShapes = 'An array result is a tuple: [body, status], [body, headers] or [body, status, headers]';
+
+/**
+ * Normalises a handler's awaited result into a {@link StreamResponse}.
+ *
+ * @throws TypeError when an array is not a well-formed tuple.
+ */
+export function toStreamResponse(result: unknown, where: string): StreamResponse {
+  if (isStreamResponse(result)) return result;
+  if (!Array.isArray(result)) return new StreamResponse(result as BodyInput, undefined, undefined, where);
+  const [body, second, third] = result as unknown[];
+  if (result.length === 2 && isStatus(second)) return new StreamResponse(body as BodyInput, second, undefined, where);
+  if (result.length === 2 && isHeadersInput(second)) {
+    return new StreamResponse(body as BodyInput, undefined, second, where);
+  }
+  if (result.length === 3 && isStatus(second) && isHeadersInput(third)) {
+    return new StreamResponse(body as BodyInput, second, third, where);
+  }
+  throw new TypeError(`${where}: the handler returned ${describeTuple(result)}. ${tupleShapes}, where status is an integer from 100 to 599 and headers a plain object, a Headers instance or an array of [name, value] pairs. To send a JSON array, return [array, 200].`);
+}
+
+function describeTuple(tuple: unknown[]): string {
+  if (tuple.length < 2 || tuple.length > 3) return `an array of length ${tuple.length}`;
+  const [, second, third] = tuple;
+  if (tuple.length === 2) return `[body, ${describeValue(second)}]`;
+  return `[body, ${describeValue(second)}, ${describeValue(third)}]`;
+}

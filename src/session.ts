@@ -1,0 +1,140 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Socket } from 'node:net';
+import { RequestContext } from './context.js';
+import { StreamTimeoutError } from './errors.js';
+import type { ChunkSource } from './source.js';
+import { IdleTimer, type Timeout } from './timeout.js';
+
+type SessionState = 'open' | 'released' | 'abandoned';
+
+/** `compression` adds `res.flush()`; without a call its zlib stream holds small chunks back. */
+type FlushableResponse = Response & { flush?: () => void };
+
+/**
+ * One streamed response from the handler call to the last byte: owns the request context, the
+ * idle timer, the `'close'` and `'drain'` listeners and the body's source, and tears all of them
+ * down in one place, once.
+ */
+export class StreamSession {
+  readonly context: RequestContext;
+  private state: SessionState = 'open';
+  private readonly timer = new IdleTimer(() => this.onIdle());
+  private timeout: Timeout = null;
+  private source: ChunkSource | undefined;
+  private resolveDrain: (() => void) | undefined;
+  private readonly socket: Socket | null;
+  private readonly socketTimeout: number;
+  private readonly shouldFlush: boolean;
+
+  constructor(
+    readonly req: Request,
+    readonly res: Response,
+    readonly next: NextFunction,
+  ) {
+    this.context = new RequestContext(req, res);
+    this.shouldFlush = typeof (res as FlushableResponse).flush === 'function';
+    // 'close' on the response, not the request: on Node >= 16 the request's 'close' fires as soon
+    // as its body has been read, long before the client goes away.
+    res.once('close', this.onClose);
+    // Our idle timer replaces the socket's own timeout while streaming (server.timeout would
+    // otherwise cut a long, legitimately silent stream); it is restored before the response ends.
+    this.socket = res.socket;
+    this.socketTimeout = this.socket?.timeout ?? 0;
+    if (this.socketTimeout > 0) this.socket!.setTimeout(0);
+  }
+
+  /** True until the body is done, the client has gone, or the stream failed. */
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /** (Re)starts the idle countdown with `timeout` ms; `null` stops it. */
+  arm(timeout: Timeout): void {
+    this.timeout = timeout;
+    if (this.isOpen) this.timer.arm(timeout);
+  }
+
+  /** Takes ownership of the body's source, so that abandoning the stream closes it. */
+  attach(source: ChunkSource): void {
+    this.source = source;
+  }
+
+  /** Records a successful `res.write`: flushes a compressing middleware and restarts the idle timer. */
+  wrote(): void {
+    if (this.shouldFlush) (this.res as FlushableResponse).flush!();
+    this.timer.touch();
+  }
+
+  /** Resolves on `'drain'`, or at once when the stream is abandoned meanwhile. */
+  drained(): Promise<void> {
+    return new Promise((resolve) => {
+      this.resolveDrain = resolve;
+      this.res.once('drain', this.onDrain);
+    });
+  }
+
+  /** Ends the response after the last chunk. */
+  end(): void {
+    this.release();
+    this.res.end();
+  }
+
+  /**
+   * Stops everything this session started: the timer, the drain wait, the socket timeout. The
+   * `'close'` listener stays until the response closes, so that `currentSignal()` still aborts if
+   * a handler that answered by itself loses its client.
+   */
+  release(): void {
+    if (!this.isOpen) return;
+    this.state = 'released';
+    this.timer.clear();
+    this.stopWaitingForDrain();
+    if (this.socketTimeout > 0 && !this.socket!.destroyed) this.socket!.setTimeout(this.socketTimeout);
+  }
+
+  /**
+   * Hands `error` to Express (`next(err)`): an error response if nothing was sent, a closed
+   * connection if the stream had started. Ignored once the stream was abandoned: a producer that
+   * throws because its client left is not an error.
+   */
+  fail(error: unknown): void {
+    if (this.state === 'abandoned') return;
+    this.abandon(error);
+    this.next(error);
+    // Express's own handler destroys the socket after a started response; a custom error handler
+    // might not, and the client must never see a clean end of a truncated stream.
+    if (this.res.headersSent && !this.res.writableEnded && !this.res.destroyed) this.res.destroy();
+  }
+
+  private abandon(reason: unknown): void {
+    this.release();
+    this.state = 'abandoned';
+    this.context.abort(reason);
+    this.source?.cancel(reason);
+  }
+
+  private stopWaitingForDrain(): void {
+    if (this.resolveDrain === undefined) return;
+    this.res.removeListener('drain', this.onDrain);
+    this.onDrain();
+  }
+
+  private readonly onDrain = (): void => {
+    const resolve = this.resolveDrain;
+    this.resolveDrain = undefined;
+    resolve?.();
+  };
+
+  private readonly onClose = (): void => {
+    if (this.res.writableFinished) return;
+    const reason = new DOMException('The client closed the connection before the response ended.', 'AbortError');
+    if (this.isOpen) this.abandon(reason);
+    else this.context.abort(reason);
+  };
+
+  private onIdle(): void {
+    const { method, originalUrl } = this.req;
+    const headersSent = this.res.headersSent;
+    this.fail(new StreamTimeoutError({ timeout: this.timeout!, method, url: originalUrl, headersSent }));
+  }
+}

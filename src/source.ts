@@ -1,0 +1,69 @@
+import { Readable } from 'node:stream';
+
+/**
+ * A pull-based view of any streamed body. `next()` may answer synchronously (sync generators),
+ * which spares the pump a promise per chunk.
+ */
+export interface ChunkSource {
+  next(): IteratorResult<unknown> | Promise<IteratorResult<unknown>>;
+  /**
+   * Stops the producer: runs a generator's `finally`, destroys a `Readable`, cancels a
+   * `ReadableStream`. Never throws; errors raised while closing are not the client's concern.
+   */
+  cancel(reason: unknown): void;
+}
+
+const ignore = (): void => {};
+
+export function isReadable(value: object): value is Readable {
+  return value instanceof Readable;
+}
+
+export function isReadableStream(value: object): value is ReadableStream<unknown> {
+  return typeof (value as ReadableStream).getReader === 'function' && typeof (value as ReadableStream).cancel === 'function';
+}
+
+export function fromAsyncIterable(iterable: AsyncIterable<unknown>): ChunkSource {
+  const iterator = iterable[Symbol.asyncIterator]();
+  return {
+    next: () => iterator.next(),
+    // An async generator queues return() behind a next() still running; the abort signal is
+    // what reaches a generator stuck in an await.
+    cancel: () => closeIterator(iterator),
+  };
+}
+
+export function fromIterable(iterable: Iterable<unknown>): ChunkSource {
+  const iterator = iterable[Symbol.iterator]();
+  return { next: () => iterator.next(), cancel: () => closeIterator(iterator) };
+}
+
+export function fromReadable(readable: Readable): ChunkSource {
+  const iterator = readable[Symbol.asyncIterator]();
+  // destroy() rather than return(): the iterator's return() waits for a pending read that a
+  // stalled stream may never answer.
+  return { next: () => iterator.next(), cancel: () => readable.destroy() };
+}
+
+export function fromReadableStream(stream: ReadableStream<unknown>): ChunkSource {
+  const reader = stream.getReader();
+  return {
+    next: () => reader.read() as Promise<IteratorResult<unknown>>,
+    // cancel() settles a pending read() with done, unlike the async iterator's return().
+    cancel: (reason) => void reader.cancel(reason).catch(ignore),
+  };
+}
+
+function closeIterator(iterator: Iterator<unknown> | AsyncIterator<unknown>): void {
+  if (typeof iterator.return !== 'function') return;
+  try {
+    const result = iterator.return();
+    if (isPromiseLike(result)) result.then(ignore, ignore);
+  } catch {
+    // A generator whose finally throws while being closed: the stream is over either way.
+  }
+}
+
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}
