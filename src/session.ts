@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { Socket } from 'node:net';
 import { RequestContext } from './context.js';
 import { StreamTimeoutError } from './errors.js';
+import { suspendSocketTimeout } from './socketTimeout.js';
 import type { ChunkSource } from './source.js';
 import { IdleTimer, type Timeout } from './timeout.js';
 
@@ -22,8 +22,7 @@ export class StreamSession {
   private timeout: Timeout = null;
   private source: ChunkSource | undefined;
   private resolveDrain: (() => void) | undefined;
-  private readonly socket: Socket | null;
-  private readonly socketTimeout: number;
+  private readonly restoreSocketTimeout: () => void;
   private readonly shouldFlush: boolean;
 
   constructor(
@@ -37,10 +36,9 @@ export class StreamSession {
     // as its body has been read, long before the client goes away.
     res.once('close', this.onClose);
     // Our idle timer replaces the socket's own timeout while streaming (server.timeout would
-    // otherwise cut a long, legitimately silent stream); it is restored before the response ends.
-    this.socket = res.socket;
-    this.socketTimeout = this.socket?.timeout ?? 0;
-    if (this.socketTimeout > 0) this.socket!.setTimeout(0);
+    // otherwise cut a long, legitimately silent stream); it is restored before the response ends,
+    // so that Node's keep-alive timeout, set on 'finish', is the one left in force.
+    this.restoreSocketTimeout = suspendSocketTimeout(res.socket);
   }
 
   /** True until the body is done, the client has gone, or the stream failed. */
@@ -89,7 +87,7 @@ export class StreamSession {
     this.state = 'released';
     this.timer.clear();
     this.stopWaitingForDrain();
-    if (this.socketTimeout > 0 && !this.socket!.destroyed) this.socket!.setTimeout(this.socketTimeout);
+    this.restoreSocketTimeout();
   }
 
   /**
