@@ -62,7 +62,10 @@ class ContextBoundGenerator<T, R, N> implements Generator<T, R, N> {
   }
 }
 
-type GeneratorFunction = (...args: never[]) => AsyncGenerator<unknown, unknown, never> | Generator<unknown, unknown, never>;
+// `any` where the caller's own types must win: with `unknown`/`never` here, TypeScript would infer
+// an unannotated generator's parameters and `next()` argument from this constraint.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type GeneratorFunction = (...args: any[]) => AsyncGenerator<unknown, unknown, any> | Generator<unknown, unknown, any>;
 
 function isAsyncGenerator(value: unknown): value is AsyncGenerator<unknown, unknown, unknown> {
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value && 'next' in value;
@@ -96,7 +99,7 @@ export function withContext<F extends GeneratorFunction>(fn: F): F {
         'Pass the function itself: withContext(async function* () { ... }).',
     );
   }
-  const bound = function contextBound(this: unknown, ...args: never[]) {
+  const bound = function contextBound(this: unknown, ...args: unknown[]) {
     const context = getContext();
     const generator: unknown = fn.apply(this, args);
     if (isAsyncGenerator(generator)) return new ContextBoundAsyncGenerator(generator, context);
