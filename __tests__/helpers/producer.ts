@@ -5,8 +5,13 @@ import { deferred } from './deferred.js';
  * and records how many chunks it produced and whether its `finally` ran (and how often).
  */
 export interface Producer<T> {
-  /** The generator function to hand to `asyncStream` (or call in a handler). */
+  /**
+   * The generator function to hand to `asyncStream` (or call in a handler). While waiting for the
+   * test it only notices a `return()` at its next `yield`, like a producer that ignores signals.
+   */
   readonly generate: () => AsyncGenerator<T, void, undefined>;
+  /** Like `generate`, but returns as soon as `signal` aborts, as well-behaved producers do. */
+  readonly generateUntil: (signal: AbortSignal) => AsyncGenerator<T, void, undefined>;
   push(...chunks: T[]): void;
   /** Ends the generator after the chunks already pushed. */
   end(): void;
@@ -31,15 +36,20 @@ export function createProducer<T = string>(): Producer<T> {
   let finallyCount = 0;
   let produced = 0;
 
-  async function* generate(): AsyncGenerator<T, void, undefined> {
+  async function* generate(signal?: AbortSignal): AsyncGenerator<T, void, undefined> {
     try {
       for (;;) {
         while (queue.length === 0 && !ended && failure === undefined) {
+          if (signal?.aborted) return;
           parked = true;
           const idle = waiters;
           waiters = [];
           idle.forEach((notify) => notify());
-          await new Promise<void>((resolve) => (wake = resolve));
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            signal?.addEventListener('abort', poke, { once: true });
+          });
+          signal?.removeEventListener('abort', poke);
           parked = false;
         }
         if (queue.length === 0) {
@@ -61,7 +71,8 @@ export function createProducer<T = string>(): Producer<T> {
     resolve?.();
   };
   return {
-    generate,
+    generate: () => generate(),
+    generateUntil: (signal) => generate(signal),
     push: (...chunks) => {
       queue.push(...chunks);
       poke();

@@ -1,0 +1,36 @@
+import type { ErrorRequestHandler, Express } from 'express';
+
+/**
+ * Appends an error handler that records every error passed to `next(err)` and hands it on to
+ * Express's default handler (which answers it, or closes a started response). Call after the routes.
+ */
+export function recordErrors(app: Express): unknown[] {
+  const errors: unknown[] = [];
+  const record: ErrorRequestHandler = (error, _req, _res, next) => {
+    errors.push(error);
+    next(error);
+  };
+  app.use(record);
+  return errors;
+}
+
+/** Collects unhandled rejections and `console.error` calls until `stop()`. */
+export function watchProcess(): { readonly unhandled: unknown[]; readonly logged: unknown[][]; stop(): void } {
+  const unhandled: unknown[] = [];
+  const logged: unknown[][] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  process.on('unhandledRejection', onUnhandled);
+  const consoleError = jest.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+    logged.push(args);
+  });
+  return {
+    unhandled,
+    logged,
+    stop() {
+      process.off('unhandledRejection', onUnhandled);
+      consoleError.mockRestore();
+    },
+  };
+}
