@@ -24,12 +24,13 @@ export interface AsyncStreamOptions {
   readonly timeout?: number | null | undefined;
 }
 
+// `any` for the request body, as Express's own RequestHandler does: body parsers decide its shape.
 /**
  * A route handler for {@link asyncStream}: a function, async function, or (async) generator
  * function. Its result is described by {@link HandlerResult}.
  */
-export type AsyncStreamHandler<P = ParamsDictionary, ReqQuery = Query> = (
-  req: Request<P, unknown, unknown, ReqQuery>,
+export type AsyncStreamHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = (
+  req: Request<P, unknown, ReqBody, ReqQuery>,
   res: Response,
   next: NextFunction,
 ) => HandlerResult | PromiseLike<HandlerResult>;
@@ -51,10 +52,10 @@ export type AsyncStreamHandler<P = ParamsDictionary, ReqQuery = Query> = (
  * }));
  * // curl -N localhost:3000/count → 1 2 3, one line at a time
  */
-export function asyncStream<P = ParamsDictionary, ReqQuery = Query>(
-  handler: AsyncStreamHandler<P, ReqQuery>,
+export function asyncStream<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
+  handler: AsyncStreamHandler<P, ReqBody, ReqQuery>,
   options: AsyncStreamOptions = {},
-): RequestHandler<P, unknown, unknown, ReqQuery> {
+): RequestHandler<P, unknown, ReqBody, ReqQuery> {
   if (typeof handler !== 'function') {
     throw new TypeError(
       `asyncStream(handler) expects a function or a generator function, but received ${describeValue(handler)}.`,

@@ -46,6 +46,11 @@ export class StreamResponse {
   private headerInput: HeadersInput | undefined;
   private idleTimeout: Timeout | undefined;
 
+  /**
+   * Prefer {@link makeResponse}. `where` names the caller in error messages.
+   *
+   * @internal
+   */
   constructor(body: BodyInput, status?: number, headers?: HeadersInput, where = 'makeResponse()') {
     Object.defineProperty(this, responseBrand, { value: true });
     this.body = body;

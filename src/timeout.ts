@@ -28,7 +28,7 @@ export function resolveTimeout(value: unknown, where: string): Timeout | undefin
     );
   }
   if (value === Infinity) return null;
-  if (!(value > 0 && value <= MAX_TIMEOUT)) {
+  if (!(value >= 1 && value <= MAX_TIMEOUT)) {
     throw new RangeError(
       `${where} must be between 1 and ${MAX_TIMEOUT} milliseconds, but received ${describeValue(value)}. ` +
         'Use null to switch the idle timeout off.',
