@@ -1,0 +1,326 @@
+import { Readable } from 'node:stream';
+import request from 'supertest';
+import type { Express } from 'express';
+import { asyncStream, makeResponse, StreamResponse, type AsyncStreamHandler } from '../src/index.js';
+import { recordErrors } from './helpers/app.js';
+import { openStream } from './helpers/client.js';
+import { deferred, settle } from './helpers/deferred.js';
+import { listen } from './helpers/server.js';
+import { expressVersions } from './helpers/express.js';
+
+/** A custom async iterable that records how it was used, to check that bodies are closed. */
+function trackedIterable(chunks: string[] = ['never']) {
+  const calls = { next: 0, return: 0 };
+  const iterable: AsyncIterableIterator<string> = {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      calls.next++;
+      const value = chunks.shift();
+      return value === undefined ? { done: true, value: undefined } : { done: false, value };
+    },
+    async return() {
+      calls.return++;
+      return { done: true, value: undefined };
+    },
+  };
+  return { iterable, calls };
+}
+
+describe.each(expressVersions)('asyncStream(handler) (%s)', (_name, createApp) => {
+  function appWith(handler: AsyncStreamHandler): { app: Express; errors: unknown[] } {
+    const app = createApp();
+    app.get('/', asyncStream(handler));
+    return { app, errors: recordErrors(app) };
+  }
+
+  describe('with each kind of handler', () => {
+    it.each<[string, AsyncStreamHandler]>([
+      ['an async generator function', async function* () {
+        yield 'a';
+        yield 'b';
+      }],
+      ['a sync generator function', function* () {
+        yield 'a';
+        yield 'b';
+      }],
+      ['an async function returning a generator', async () => (async function* () {
+        yield 'a';
+        yield 'b';
+      })()],
+      ['a function returning a Readable', () => Readable.from(['a', 'b'])],
+      ['a function returning a ReadableStream', () => ReadableStream.from(['a', 'b'])],
+    ])('streams the body of %s', async (_kind, handler) => {
+      const response = await request(appWith(handler).app).get('/');
+      expect(response.status).toBe(200);
+      expect(response.text).toBe('ab');
+      expect(response.headers['transfer-encoding']).toBe('chunked');
+      expect(response.headers['content-length']).toBeUndefined();
+    });
+
+    it('passes req, res and next to the handler', async () => {
+      const app = createApp();
+      app.get('/users/:id', asyncStream(async function* (req, res, next) {
+        yield `${req.params.id} ${typeof res.setHeader} ${typeof next}`;
+      }));
+      expect((await request(app).get('/users/7')).text).toBe('7 function function');
+    });
+  });
+
+  describe('with a body sent in one piece', () => {
+    it('sends a string with a Content-Length, like res.send()', async () => {
+      const response = await request(appWith(() => 'hello').app).get('/');
+      expect(response.text).toBe('hello');
+      expect(response.headers['content-length']).toBe('5');
+      expect(response.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(response.headers['transfer-encoding']).toBeUndefined();
+    });
+
+    it('sends a Buffer as application/octet-stream', async () => {
+      const response = await request(appWith(() => Buffer.from([1, 2, 3])).app).get('/').buffer(true);
+      expect(response.headers['content-type']).toBe('application/octet-stream');
+      expect(response.headers['content-length']).toBe('3');
+      expect(Buffer.from(response.body as Buffer)).toEqual(Buffer.from([1, 2, 3]));
+    });
+
+    it('sends a plain Uint8Array as bytes, not as JSON', async () => {
+      const response = await request(appWith(() => new Uint8Array([104, 105])).app).get('/').buffer(true);
+      expect(response.headers['content-type']).toBe('application/octet-stream');
+      expect(Buffer.from(response.body as Buffer).toString()).toBe('hi');
+    });
+
+    it('sends a plain object as JSON', async () => {
+      const response = await request(appWith(() => ({ ok: true, n: 1 })).app).get('/');
+      expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(response.body).toEqual({ ok: true, n: 1 });
+    });
+
+    it('sends a null-prototype object as JSON', async () => {
+      const body = Object.assign(Object.create(null) as object, { a: 1 });
+      expect((await request(appWith(() => body).app).get('/')).body).toEqual({ a: 1 });
+    });
+
+    it('sends an array inside a tuple as JSON', async () => {
+      const response = await request(appWith(() => [[1, 'two'], 201]).app).get('/');
+      expect(response.status).toBe(201);
+      expect(response.body).toEqual([1, 'two']);
+    });
+
+    it('awaits a promise of a body, also inside a tuple', async () => {
+      const response = await request(appWith(() => [Promise.resolve('later'), 202]).app).get('/');
+      expect(response.status).toBe(202);
+      expect(response.text).toBe('later');
+    });
+  });
+
+  describe('with tuples and makeResponse()', () => {
+    it.each<[string, AsyncStreamHandler]>([
+      ['[body, status]', () => ['made', 201]],
+      ['[body, status, headers]', () => ['made', 201, { 'X-Kind': 'tuple' }]],
+      ['makeResponse(body, status, headers)', () => makeResponse('made', 201, { 'X-Kind': 'tuple' })],
+    ])('sends the status of %s', async (_form, handler) => {
+      const response = await request(appWith(handler).app).get('/');
+      expect(response.status).toBe(201);
+      expect(response.text).toBe('made');
+    });
+
+    it('sends the headers of [body, headers] with status 200', async () => {
+      const response = await request(appWith(() => ['made', { 'X-Kind': 'tuple' }]).app).get('/');
+      expect(response.status).toBe(200);
+      expect(response.headers['x-kind']).toBe('tuple');
+    });
+  });
+
+  describe('when the handler answers by itself', () => {
+    it('leaves a response sent with res.send() alone', async () => {
+      const { app, errors } = appWith((_req, res) => {
+        res.status(203).send('by hand');
+      });
+      const response = await request(app).get('/');
+      expect([response.status, response.text]).toEqual([203, 'by hand']);
+      expect(errors).toEqual([]);
+    });
+
+    it('lets next() reach the following route', async () => {
+      const app = createApp();
+      app.get('/', asyncStream((_req, _res, next) => next()));
+      app.get('/', (_req, res) => void res.send('next route'));
+      expect((await request(app).get('/')).text).toBe('next route');
+    });
+  });
+
+  describe('with a body that cannot be sent', () => {
+    it.each<[string, unknown, string]>([
+      ['null', null, 'cannot send null as a body'],
+      ['a number', 42, 'cannot send number (42) as a body'],
+      ['a function', function rows() {}, 'cannot send function (rows) as a body'],
+      ['a boolean', true, 'cannot send boolean (true) as a body'],
+      ['a class instance', new Date(0), 'cannot send Date object'],
+      ['undefined inside a tuple', [undefined, 200], 'cannot send undefined as a body'],
+    ])('passes a TypeError naming %s to next(err)', async (_kind, body, phrase) => {
+      const { app, errors } = appWith(() => body as never);
+      const response = await request(app).get('/');
+      expect(response.status).toBe(500);
+      expect(errors[0]).toBeInstanceOf(TypeError);
+      expect((errors[0] as Error).message).toContain(phrase);
+      expect((errors[0] as Error).message).toContain('A body is an async or sync generator');
+    });
+
+    it('passes a rejected promise to next(err)', async () => {
+      const failure = new Error('query failed');
+      const { app, errors } = appWith(async () => Promise.reject(failure));
+      expect((await request(app).get('/')).status).toBe(500);
+      expect(errors).toEqual([failure]);
+    });
+
+    it('passes a synchronous throw to next(err)', async () => {
+      const failure = new Error('thrown');
+      const { app, errors } = appWith(() => {
+        throw failure;
+      });
+      expect((await request(app).get('/')).status).toBe(500);
+      expect(errors).toEqual([failure]);
+    });
+
+    it('passes a JSON serialisation error to next(err)', async () => {
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      const { app, errors } = appWith(() => circular);
+      expect((await request(app).get('/')).status).toBe(500);
+      expect(errors[0]).toBeInstanceOf(TypeError);
+    });
+  });
+
+  describe('with a malformed tuple', () => {
+    it.each<[string, unknown[], string]>([
+      ['empty', [], 'an array of length 0'],
+      ['of length 1', ['body'], 'an array of length 1'],
+      ['of length 4', ['body', 200, {}, 1], 'an array of length 4'],
+      ['with status 99', ['body', 99], '[body, number (99)]'],
+      ['with status 600', ['body', 600], '[body, number (600)]'],
+      ['with status 200.5', ['body', 200.5], '[body, number (200.5)]'],
+      ['with status "200"', ['body', '200'], "[body, string ('200')]"],
+      ['with headers as a string', ['body', 200, 'x'], "[body, number (200), string ('x')]"],
+      ['with headers as a Map', ['body', new Map()], '[body, Map object'],
+    ])('passes a TypeError to next(err) when it is %s', async (_case, tuple, phrase) => {
+      const { app, errors } = appWith(() => tuple as never);
+      expect((await request(app).get('/')).status).toBe(500);
+      expect(errors[0]).toBeInstanceOf(TypeError);
+      const message = (errors[0] as Error).message;
+      expect(message).toContain(`the handler returned ${phrase}`);
+      expect(message).toContain('[body, status], [body, headers] or [body, status, headers]');
+    });
+
+    it('closes the body it carried', async () => {
+      const { iterable, calls } = trackedIterable();
+      const { app } = appWith(() => [iterable, 'not a status'] as never);
+      await request(app).get('/');
+      await settle();
+      expect(calls).toEqual({ next: 0, return: 1 });
+    });
+
+    it('rejects a header value with CR or LF instead of sending it', async () => {
+      const { app, errors } = appWith(() => ['body', { 'X-Note': 'a\r\nSet-Cookie: stolen=1' }]);
+      const response = await request(app).get('/');
+      expect(response.status).toBe(500);
+      expect(response.headers['set-cookie']).toBeUndefined();
+      expect(response.headers['x-note']).toBeUndefined();
+      expect((errors[0] as Error).message).toContain('header "X-Note" contains a CR, LF or NUL character');
+    });
+
+    it('rejects an invalid header name', async () => {
+      const { app, errors } = appWith(() => ['body', { 'Bad Name': 'x' }]);
+      expect((await request(app).get('/')).status).toBe(500);
+      expect((errors[0] as Error).message).toContain("string ('Bad Name') is not a valid header name");
+    });
+  });
+
+  describe('with invalid arguments', () => {
+    it.each<[string, () => unknown, ErrorConstructor, string]>([
+      ['a handler that is not a function', () => asyncStream('rows' as never), TypeError, "expects a function or a generator function, but received string ('rows')"],
+      ['options that are not an object', () => asyncStream(() => 'x', null as never), TypeError, 'options must be an object, but received null'],
+      ['a string timeout', () => asyncStream(() => 'x', { timeout: '5' as never }), TypeError, "`timeout` must be a number of milliseconds or null (no timeout), but received string ('5')"],
+      ['a zero timeout', () => asyncStream(() => 'x', { timeout: 0 }), RangeError, 'must be between 1 and 2147483647 milliseconds, but received number (0). Use null'],
+      ['a negative timeout', () => asyncStream(() => 'x', { timeout: -1 }), RangeError, 'received number (-1)'],
+      ['a NaN timeout', () => asyncStream(() => 'x', { timeout: NaN }), RangeError, 'received number (NaN)'],
+      ['a timeout past 2^31-1 ms', () => asyncStream(() => 'x', { timeout: 2 ** 31 }), RangeError, 'received number (2147483648)'],
+    ])('throws at route definition for %s', (_case, define, ErrorClass, phrase) => {
+      expect(define).toThrow(ErrorClass);
+      expect(define).toThrow(phrase);
+    });
+
+    it('accepts Infinity as no timeout', () => {
+      expect(() => asyncStream(() => 'x', { timeout: Infinity })).not.toThrow();
+    });
+  });
+});
+
+describe.each(expressVersions)('an async function* route (%s)', (_name, createApp) => {
+  async function* clock() {
+    bodyRan = true;
+    yield 'tick';
+  }
+  let bodyRan = false;
+
+  beforeEach(() => {
+    bodyRan = false;
+  });
+
+  it('hangs in plain Express: nothing iterates the generator', async () => {
+    const app = createApp();
+    const handled = deferred();
+    app.get('/', () => {
+      handled.resolve();
+      return clock() as unknown as void;
+    });
+    const server = await listen(app);
+    try {
+      let answered = false;
+      openStream(server.url, '/').then(() => (answered = true), () => {});
+      await handled.promise;
+      await settle(50);
+      expect(bodyRan).toBe(false);
+      expect(answered).toBe(false);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('streams with asyncStream()', async () => {
+    const app = createApp();
+    app.get('/', asyncStream(clock));
+    expect((await request(app).get('/')).text).toBe('tick');
+    expect(bodyRan).toBe(true);
+  });
+});
+
+describe('makeResponse(body, status?, headers?)', () => {
+  it('returns a StreamResponse with the given fields', () => {
+    const response = makeResponse('x', 201, { 'X-A': '1' });
+    expect(response).toBeInstanceOf(StreamResponse);
+    expect([response.body, response.status, response.headers, response.timeout]).toEqual(['x', 201, { 'X-A': '1' }, undefined]);
+  });
+
+  it.each<[string, () => unknown, ErrorConstructor, string]>([
+    ['a status out of range', () => makeResponse('x', 1000), TypeError, 'makeResponse(): status must be an integer from 100 to 599, but received number (1000)'],
+    ['headers that are a string', () => makeResponse('x', 200, 'h' as never), TypeError, 'headers must be a plain object, a Headers instance or an array of [name, value] pairs'],
+    ['a pair that is not a pair', () => makeResponse('x', 200, [['a']] as never), TypeError, 'headers[0] must be a [name, value] pair'],
+    ['a header value that is an object', () => makeResponse('x', 200, { 'X-A': {} as never }), TypeError, 'header "X-A" must be a string, a number or an array of strings'],
+    ['a later status out of range', () => (makeResponse('x').status = 99), TypeError, 'StreamResponse.status: status must be an integer'],
+    ['later headers that are a number', () => (makeResponse('x').headers = 5 as never), TypeError, 'StreamResponse.headers: headers must be'],
+    ['a later negative timeout', () => (makeResponse('x').timeout = -5), RangeError, 'StreamResponse.timeout must be between 1'],
+    ['a later string timeout', () => (makeResponse('x').timeout = '1s' as never), TypeError, 'StreamResponse.timeout must be a number of milliseconds or null'],
+  ])('throws for %s', (_case, act, ErrorClass, phrase) => {
+    expect(act).toThrow(ErrorClass);
+    expect(act).toThrow(phrase);
+  });
+
+  it('keeps null and Infinity timeouts as off', () => {
+    const response = makeResponse('x');
+    response.timeout = null;
+    expect(response.timeout).toBeNull();
+    response.timeout = Infinity;
+    expect(response.timeout).toBeNull();
+  });
+});
