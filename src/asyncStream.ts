@@ -1,5 +1,4 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { ParamsDictionary, Query } from 'express-serve-static-core';
 import { discardBody, resolveBody } from './body.js';
 import { runInContext } from './context.js';
 import { describeValue } from './describe.js';
@@ -10,6 +9,11 @@ import { toStreamResponse, type HandlerResult } from './result.js';
 import { StreamSession } from './session.js';
 import type { ChunkSource } from './source.js';
 import { DEFAULT_TIMEOUT, resolveTimeout, TIMEOUT_SETTING, type Timeout } from './timeout.js';
+
+// Express's defaults, named without importing express-serve-static-core: our declarations may only
+// depend on what a user installs (`@types/express`).
+type ParamsDictionary = Request['params'];
+type Query = Request['query'];
 
 /** Options of {@link asyncStream}. */
 export interface AsyncStreamOptions {
