@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import compression from 'compression';
 import type { Express, RequestHandler } from 'express';
@@ -6,6 +7,7 @@ import { openStream, type StreamClient } from './helpers/client.js';
 import { deferred } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { createProducer } from './helpers/producer.js';
+import { watchWarnings } from './helpers/warnings.js';
 import { listen, type TestServer } from './helpers/server.js';
 import { within } from './helpers/within.js';
 
@@ -107,6 +109,27 @@ describe.each(expressVersions)('asyncStream() behind compression() (%s)', (_name
       text += await reader.readToEnd();
       expect(text).toBe('chunk 1chunk 2chunk 3chunk 4');
       expect(await client.outcome).toBe('complete');
+    });
+  });
+
+  describe('when a slow client makes the pump wait for drain many times', () => {
+    it("leaves no 'drain' listeners piling up on the gzip stream", async () => {
+      const warnings = watchWarnings();
+      try {
+        const app = createApp();
+        app.use(compression());
+        // Random bytes do not compress: the gzip stream's buffer fills as fast as the socket's.
+        const chunk = crypto.randomBytes(64 * 1024);
+        app.get('/big', asyncStream(function* () {
+          for (let i = 0; i < 200; i++) yield chunk;
+        }));
+        const client = await openStream(await serve(app), '/big', acceptGzip);
+        const body = await client.rest();
+        expect(zlib.gunzipSync(body).length).toBe(200 * 64 * 1024);
+        expect(warnings.warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
+      } finally {
+        warnings.stop();
+      }
     });
   });
 

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Express, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
 import { asyncStream, currentResponse, makeResponse, type AsyncStreamHandler } from '../src/index.js';
 import { openStream, type StreamClientOptions } from './helpers/client.js';
 import { deferred, settle } from './helpers/deferred.js';
@@ -216,6 +216,55 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
         { 'Content-Type': 'text/event-stream' },
       ]);
       expect(headerLines(response.rawHeaders, 'Content-Type')).toEqual(['text/event-stream']);
+    });
+  });
+
+  describe('Content-Type charset', () => {
+    it('adds charset=utf-8 to a text type without one when the chunks are strings', async () => {
+      const response = await fetchWith(() => [twoChunks(), { 'Content-Type': 'text/plain' }]);
+      expect(response.headers['content-type']).toBe('text/plain; charset=utf-8');
+    });
+
+    it('keeps the charset a text type names', async () => {
+      const response = await fetchWith(() => [twoChunks(), { 'Content-Type': 'text/plain; charset=latin1' }]);
+      expect(response.headers['content-type']).toBe('text/plain; charset=latin1');
+    });
+
+    it('adds no charset when the chunks are bytes', async () => {
+      async function* bytes() {
+        yield Buffer.from('one');
+      }
+      const response = await fetchWith(() => [bytes(), { 'Content-Type': 'text/plain' }]);
+      expect(response.headers['content-type']).toBe('text/plain');
+    });
+  });
+
+  describe('when the handler sent the headers itself', () => {
+    it('streams the body after them', async () => {
+      const response = await fetchWith((_req, res) => {
+        res.status(202).set('X-Early', 'yes').flushHeaders();
+        return twoChunks();
+      });
+      expect([response.status, response.headers['x-early'], response.body]).toEqual([202, 'yes', 'one two']);
+      expect(response.outcome).toBe('complete');
+    });
+
+    it('rejects a result that still asks for a status or headers', async () => {
+      const app = createApp();
+      app.get('/', asyncStream((_req, res) => {
+        res.flushHeaders();
+        return [twoChunks(), 201];
+      }));
+      const errors: unknown[] = [];
+      app.use(((error, _req, _res, next) => {
+        errors.push(error);
+        next(error);
+      }) as ErrorRequestHandler);
+      const client = await openStream(await serve(app), '/');
+      expect(client.status).toBe(200);
+      expect(await client.outcome).toBe('aborted');
+      expect(errors[0]).toBeInstanceOf(TypeError);
+      expect((errors[0] as Error).message).toContain('the handler sent the headers itself');
     });
   });
 

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Express } from 'express';
@@ -136,6 +137,14 @@ describe.each(expressVersions)('keep-alive connections (%s)', (_name, createApp)
       app.get('/plain', (req, res) => {
         res.send(`plain with ${req.socket.timeout}`);
       });
+      app.get(
+        '/self',
+        asyncStream(async (_req, res) => {
+          res.send('answered by the handler');
+          // Returns only after Node has put the socket back into keep-alive.
+          await once(res, 'finish');
+        }),
+      );
       return serve(app, (server) => {
         server.timeout = 10_000;
         if (keepAliveTimeout !== undefined) server.keepAliveTimeout = keepAliveTimeout;
@@ -162,6 +171,12 @@ describe.each(expressVersions)('keep-alive connections (%s)', (_name, createApp)
       const afterPlain = await idleTimeoutAfter(['/plain']);
       const afterStream = await idleTimeoutAfter(['/stream']);
       expect(afterStream).toBe(afterPlain);
+    });
+
+    it('leaves the keep-alive timeout Node set when the handler answered by itself and returned later', async () => {
+      const afterPlain = await idleTimeoutAfter(['/plain']);
+      const afterSelf = await idleTimeoutAfter(['/self']);
+      expect(afterSelf).toBe(afterPlain);
     });
 
     describe('when an asyncStream() handler passes the request on with next() to another one', () => {

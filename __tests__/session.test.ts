@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Readable } from 'node:stream';
 import type { ErrorRequestHandler, Express } from 'express';
@@ -8,6 +9,7 @@ import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { createProducer } from './helpers/producer.js';
 import { listen, type TestServer } from './helpers/server.js';
+import { watchWarnings } from './helpers/warnings.js';
 
 describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
   let server: TestServer | undefined;
@@ -204,6 +206,21 @@ describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
       expect(producer.finallyCount).toBe(1);
     });
 
+    it('cuts the response short even when a custom error handler ends it', async () => {
+      const app = createApp();
+      const producer = createProducer();
+      app.get('/', asyncStream(producer.generate));
+      const endQuietly: ErrorRequestHandler = (_error, _req, res, _next) => {
+        if (res.headersSent) res.end();
+      };
+      app.use(endQuietly);
+      producer.push('partial');
+      const client = await openStream(await serve(app), '/');
+      await client.receive();
+      producer.fail(new Error('lost upstream'));
+      expect(await client.outcome).toBe('aborted');
+    });
+
     it('cuts the response short even when a custom error handler does not', async () => {
       const app = createApp();
       const producer = createProducer();
@@ -215,6 +232,42 @@ describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
       await client.receive();
       producer.fail(new Error('lost upstream'));
       expect(await client.outcome).toBe('aborted');
+    });
+  });
+
+  describe('when the handler answered and also returns a body', () => {
+    it('closes the body unsent and warns, leaving the response alone', async () => {
+      const warnings = watchWarnings();
+      try {
+        const app = createApp();
+        const tracked = { returned: 0 };
+        const iterable = {
+          [Symbol.asyncIterator]() {
+            return this;
+          },
+          next: async () => ({ done: false as const, value: 'never sent' }),
+          return: async () => {
+            tracked.returned++;
+            return { done: true as const, value: undefined };
+          },
+        };
+        app.get('/', asyncStream((_req, res) => {
+          res.send('answered');
+          return iterable;
+        }));
+        const errors = recordErrors(app);
+        const client = await openStream(await serve(app), '/');
+        expect((await client.rest()).toString()).toBe('answered');
+        expect(await client.outcome).toBe('complete');
+        await settle();
+        expect(tracked.returned).toBe(1);
+        expect(errors).toEqual([]);
+        expect(warnings.warnings.map((warning) => warning.message)).toEqual([
+          expect.stringContaining('answered the request itself (or called next()) and also returned a body'),
+        ]);
+      } finally {
+        warnings.stop();
+      }
     });
   });
 
@@ -422,6 +475,77 @@ describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
       producer.end();
       expect((await (await pending).rest()).toString()).toBe('still here');
       expect(errors).toEqual([]);
+    });
+
+    describe('when the handler answers the request itself', () => {
+      it('does not time out a handler that sent a response and is still running', async () => {
+        const app = createApp();
+        const gate = deferred();
+        const done = deferred();
+        app.get('/', asyncStream(async (_req, res) => {
+          res.send('sent by hand');
+          await gate.promise;
+          done.resolve();
+        }, { timeout: 1_000 }));
+        const errors = recordErrors(app);
+        const agent = new http.Agent({ keepAlive: true });
+        try {
+          const client = await openStream(await serve(app), '/', { agent });
+          expect((await client.rest()).toString()).toBe('sent by hand');
+          await jest.advanceTimersByTimeAsync(10_000);
+          gate.resolve();
+          await done.promise;
+          await settle();
+          expect(errors).toEqual([]);
+          // The keep-alive connection survives: a timeout would have made Express destroy it.
+          expect(server!.sockets[0]!.destroyed).toBe(false);
+        } finally {
+          agent.destroy();
+        }
+      });
+
+      it('does not time out the route it passed the request to with next()', async () => {
+        const app = createApp();
+        const producer = createProducer();
+        const gate = deferred();
+        app.get(
+          '/',
+          asyncStream(async (_req, _res, next) => {
+            next();
+            await gate.promise;
+          }, { timeout: 1_000 }),
+          asyncStream(producer.generate, { timeout: null }),
+        );
+        const errors = recordErrors(app);
+        producer.push('from the next route');
+        const client = await openStream(await serve(app), '/');
+        await client.receive();
+        await jest.advanceTimersByTimeAsync(10_000);
+        producer.push(' and more');
+        producer.end();
+        gate.resolve();
+        expect((await client.rest()).toString()).toBe(' and more');
+        expect(await client.outcome).toBe('complete');
+        expect(errors).toEqual([]);
+      });
+
+      it('does not time out a handler writing the response by hand', async () => {
+        const app = createApp();
+        const gate = deferred();
+        app.get('/', asyncStream(async (_req, res) => {
+          res.write('by hand, ');
+          await gate.promise;
+          res.end('done');
+        }, { timeout: 1_000 }));
+        const errors = recordErrors(app);
+        const client = await openStream(await serve(app), '/');
+        expect((await client.receive())!.toString()).toBe('by hand, ');
+        await jest.advanceTimersByTimeAsync(10_000);
+        gate.resolve();
+        expect((await client.rest()).toString()).toBe('done');
+        expect(await client.outcome).toBe('complete');
+        expect(errors).toEqual([]);
+      });
     });
 
     it('rejects an invalid app setting with a TypeError naming it', async () => {

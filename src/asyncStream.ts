@@ -2,12 +2,12 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { discardBody, resolveBody } from './body.js';
 import { runInContext } from './context.js';
 import { describeValue } from './describe.js';
-import { applyHead } from './head.js';
+import { applyHead, commitHead } from './head.js';
 import { pump } from './pump.js';
 import { isStreamResponse, type StreamResponse } from './response.js';
 import { toStreamResponse, type HandlerResult } from './result.js';
 import { StreamSession } from './session.js';
-import type { ChunkSource } from './source.js';
+import { isPromiseLike, type ChunkSource } from './source.js';
 import { DEFAULT_TIMEOUT, resolveTimeout, TIMEOUT_SETTING, type Timeout } from './timeout.js';
 
 // Express's defaults, named without importing express-serve-static-core: our declarations may only
@@ -83,8 +83,9 @@ async function respond(session: StreamSession, handler: AsyncStreamHandler, rout
   let unsent: unknown;
   try {
     session.arm(routeTimeout !== undefined ? routeTimeout : appTimeout(req));
-    unsent = await handler(req, res, session.next);
+    unsent = await handler(req, res, session.passOn);
     if (unsent === undefined) return session.release();
+    if (session.isAnsweredElsewhere) return ignoreResult(session, unsent);
     if (!session.isOpen) return discardResult(unsent);
     const response = toStreamResponse(unsent, 'asyncStream()');
     unsent = await response.body;
@@ -94,7 +95,7 @@ async function respond(session: StreamSession, handler: AsyncStreamHandler, rout
     unsent = undefined;
     if (body.kind === 'whole') return sendWhole(session, response, body.value);
     session.attach(body.source);
-    // HEAD answers with the status and headers only; the body is never pulled.
+    // RFC 9110 §9.3.2: HEAD gets the headers GET would, without content, so the body is never pulled.
     if (req.method === 'HEAD') return endHead(session, response, body.source);
     await pump(session, body.source, response);
   } catch (error) {
@@ -117,14 +118,25 @@ function sendWhole(session: StreamSession, response: StreamResponse, value: stri
 }
 
 function endHead(session: StreamSession, response: StreamResponse, source: ChunkSource): void {
-  applyHead(session.res, response);
+  commitHead(session.res, response);
   session.end();
   source.cancel(undefined);
+}
+
+/** A handler that answered (or called `next()`) and still returned a body: a bug worth a warning. */
+function ignoreResult(session: StreamSession, result: unknown): void {
+  discardResult(result);
+  session.release();
+  process.emitWarning(
+    `asyncStream(): the handler for ${session.req.method} ${session.req.originalUrl} answered the request ` +
+      'itself (or called next()) and also returned a body, which was closed unsent. Return undefined instead.',
+    'AsyncStreamWarning',
+  );
 }
 
 function discardResult(result: unknown): void {
   if (result === undefined) return;
   const body = isStreamResponse(result) ? result.body : Array.isArray(result) ? result[0] : result;
-  if (body instanceof Promise) body.then(discardBody, () => {});
+  if (isPromiseLike(body)) Promise.resolve(body).then(discardBody, () => {});
   else discardBody(body);
 }

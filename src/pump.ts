@@ -1,4 +1,4 @@
-import { applyDefaultContentType, applyHead } from './head.js';
+import { commitHead } from './head.js';
 import { chunkTypeError, isChunk } from './chunk.js';
 import type { StreamResponse } from './response.js';
 import type { StreamSession } from './session.js';
@@ -26,16 +26,15 @@ export async function pump(session: StreamSession, source: ChunkSource, response
     if (chunk.length === 0) continue;
     if (!started) {
       started = true;
-      applyHead(res, response);
-      applyDefaultContentType(res, chunk);
+      commitHead(res, response, chunk);
     }
     const accepted = res.write(chunk);
-    session.wrote();
+    session.recordWrite();
     if (!accepted) {
       await session.drained();
       if (!session.isOpen) return;
     }
   }
-  if (!started) applyHead(res, response);
+  if (!started) commitHead(res, response);
   session.end();
 }

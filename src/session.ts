@@ -3,7 +3,8 @@ import { RequestContext } from './context.js';
 import { StreamTimeoutError } from './errors.js';
 import { suspendSocketTimeout } from './socketTimeout.js';
 import type { ChunkSource } from './source.js';
-import { IdleTimer, type Timeout } from './timeout.js';
+import { IdleTimer } from './idleTimer.js';
+import type { Timeout } from './timeout.js';
 
 type SessionState = 'open' | 'released' | 'abandoned';
 
@@ -22,7 +23,9 @@ export class StreamSession {
   private timeout: Timeout = null;
   private source: ChunkSource | undefined;
   private resolveDrain: (() => void) | undefined;
-  private readonly restoreSocketTimeout: () => void;
+  private listensForDrain = false;
+  private passedOn = false;
+  private readonly restoreSocketTimeout: (apply: boolean) => void;
   private readonly shouldFlush: boolean;
 
   constructor(
@@ -39,6 +42,24 @@ export class StreamSession {
     // otherwise cut a long, legitimately silent stream); it is restored before the response ends,
     // so that Node's keep-alive timeout, set on 'finish', is the one left in force.
     this.restoreSocketTimeout = suspendSocketTimeout(res.socket);
+  }
+
+  /**
+   * The `next` handed to the handler: once the request moves on to other middleware, this session
+   * no longer owns the response, so its timer and socket-timeout suspension must stop.
+   */
+  readonly passOn: NextFunction = (error?: unknown) => {
+    this.passedOn = true;
+    this.release();
+    this.next(error);
+  };
+
+  /**
+   * Whether the handler finished the response itself (`res.end`, `res.send`) or handed it on with
+   * `next()`: a body it also returns has nowhere to go.
+   */
+  get isAnsweredElsewhere(): boolean {
+    return this.passedOn || this.res.writableEnded;
   }
 
   /** True until the body is done, the client has gone, or the stream failed. */
@@ -58,16 +79,21 @@ export class StreamSession {
   }
 
   /** Records a successful `res.write`: flushes a compressing middleware and restarts the idle timer. */
-  wrote(): void {
+  recordWrite(): void {
     if (this.shouldFlush) (this.res as FlushableResponse).flush!();
     this.timer.touch();
   }
 
   /** Resolves on `'drain'`, or at once when the stream is abandoned meanwhile. */
   drained(): Promise<void> {
+    // One listener for the whole response, not one per wait: `compression` forwards 'drain'
+    // listeners to its zlib stream, where removing them from `res` would not reach.
+    if (!this.listensForDrain) {
+      this.listensForDrain = true;
+      this.res.on('drain', this.onDrain);
+    }
     return new Promise((resolve) => {
       this.resolveDrain = resolve;
-      this.res.once('drain', this.onDrain);
     });
   }
 
@@ -86,8 +112,9 @@ export class StreamSession {
     if (!this.isOpen) return;
     this.state = 'released';
     this.timer.clear();
-    this.stopWaitingForDrain();
-    this.restoreSocketTimeout();
+    this.onDrain();
+    // Once the response has finished, Node has set its own keep-alive timeout on the socket.
+    this.restoreSocketTimeout(!this.res.writableFinished);
   }
 
   /**
@@ -98,10 +125,10 @@ export class StreamSession {
   fail(error: unknown): void {
     if (this.state === 'abandoned') return;
     this.abandon(error);
+    // Destroyed before Express sees the error: a custom error handler that ends a started
+    // response would otherwise give the client a clean end of a truncated stream.
+    if (this.res.headersSent && !this.res.writableEnded) this.res.destroy();
     this.next(error);
-    // Express's own handler destroys the socket after a started response; a custom error handler
-    // might not, and the client must never see a clean end of a truncated stream.
-    if (this.res.headersSent && !this.res.writableEnded && !this.res.destroyed) this.res.destroy();
   }
 
   private abandon(reason: unknown): void {
@@ -109,12 +136,6 @@ export class StreamSession {
     this.state = 'abandoned';
     this.context.abort(reason);
     this.source?.cancel(reason);
-  }
-
-  private stopWaitingForDrain(): void {
-    if (this.resolveDrain === undefined) return;
-    this.res.removeListener('drain', this.onDrain);
-    this.onDrain();
   }
 
   private readonly onDrain = (): void => {
@@ -131,6 +152,8 @@ export class StreamSession {
   };
 
   private onIdle(): void {
+    // The handler is writing the response by hand and has not returned yet: not ours to time out.
+    if (this.source === undefined && this.res.headersSent) return this.release();
     const { method, originalUrl } = this.req;
     const headersSent = this.res.headersSent;
     this.fail(new StreamTimeoutError({ timeout: this.timeout!, method, url: originalUrl, headersSent }));

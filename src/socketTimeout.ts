@@ -13,9 +13,10 @@ const noop = (): void => {};
 
 /**
  * Switches the socket's own timeout (`server.timeout`) off while a stream runs, since the stream's
- * idle timer replaces it. Returns the function that gives it back once the last holder is done.
+ * idle timer replaces it. Returns the function that gives it back once the last holder is done;
+ * `apply: false` only lets go (the caller knows a newer timeout is already in force).
  */
-export function suspendSocketTimeout(socket: Socket | null): () => void {
+export function suspendSocketTimeout(socket: Socket | null): (apply: boolean) => void {
   if (socket === null) return noop;
   let suspension = suspensions.get(socket);
   if (suspension === undefined) {
@@ -27,11 +28,11 @@ export function suspendSocketTimeout(socket: Socket | null): () => void {
   }
   suspension.holders++;
   let released = false;
-  return function restoreSocketTimeout() {
+  return function restoreSocketTimeout(apply) {
     if (released) return;
     released = true;
     if (--suspension.holders > 0) return;
     suspensions.delete(socket);
-    if (!socket.destroyed) socket.setTimeout(suspension.timeout);
+    if (apply && !socket.destroyed) socket.setTimeout(suspension.timeout);
   };
 }
