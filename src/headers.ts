@@ -20,6 +20,7 @@ export type HeaderEntries = Map<string, { name: string; value: string | string[]
 const tokenPattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const forbiddenValuePattern = /[\r\n\0]/;
 
+/** Whether `value` has one of the shapes of {@link HeadersInput} (its entries are checked later). */
 export function isHeadersInput(value: unknown): value is HeadersInput {
   if (Array.isArray(value) || value instanceof Headers) return true;
   if (typeof value !== 'object' || value === null) return false;

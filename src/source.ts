@@ -15,14 +15,17 @@ export interface ChunkSource {
 
 const ignore = (): void => {};
 
+/** Whether `value` is a Node `Readable` (checked before async iterables: we destroy it to cancel). */
 export function isReadable(value: object): value is Readable {
   return value instanceof Readable;
 }
 
+/** Whether `value` is a web `ReadableStream`, from this realm or another (duck-typed). */
 export function isReadableStream(value: object): value is ReadableStream<unknown> {
   return typeof (value as ReadableStream).getReader === 'function' && typeof (value as ReadableStream).cancel === 'function';
 }
 
+/** A source over an async iterable, e.g. an async generator. */
 export function fromAsyncIterable(iterable: AsyncIterable<unknown>): ChunkSource {
   const iterator = iterable[Symbol.asyncIterator]();
   return {
@@ -33,11 +36,13 @@ export function fromAsyncIterable(iterable: AsyncIterable<unknown>): ChunkSource
   };
 }
 
+/** A source over a sync iterable: its steps answer synchronously. */
 export function fromIterable(iterable: Iterable<unknown>): ChunkSource {
   const iterator = iterable[Symbol.iterator]();
   return { next: () => iterator.next(), cancel: () => closeIterator(iterator) };
 }
 
+/** A source over a Node `Readable`. */
 export function fromReadable(readable: Readable): ChunkSource {
   const iterator = readable[Symbol.asyncIterator]();
   // destroy() rather than return(): the iterator's return() waits for a pending read that a
@@ -45,6 +50,7 @@ export function fromReadable(readable: Readable): ChunkSource {
   return { next: () => iterator.next(), cancel: () => readable.destroy() };
 }
 
+/** A source over a web `ReadableStream`, read through a reader it keeps locked. */
 export function fromReadableStream(stream: ReadableStream<unknown>): ChunkSource {
   const reader = stream.getReader();
   return {
@@ -64,6 +70,7 @@ function closeIterator(iterator: Iterator<unknown> | AsyncIterator<unknown>): vo
   }
 }
 
+/** Whether `value` is a thenable: `await` would wait for it. */
 export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }

@@ -1,6 +1,6 @@
 import { describeValue } from './describe.js';
 
-/** The idle timeout used when neither the response, the route nor the app sets one (Quart's). */
+/** The idle timeout in milliseconds when neither the response, the route nor the app sets one (Quart's default). */
 export const DEFAULT_TIMEOUT = 60_000;
 
 /**
@@ -35,33 +35,4 @@ export function resolveTimeout(value: unknown, where: string): Timeout | undefin
     );
   }
   return value;
-}
-
-/**
- * Calls `onIdle` once `ms` pass without `touch()`. Uses one timer per stream, re-armed with
- * `refresh()` so that each write costs no allocation.
- */
-export class IdleTimer {
-  private handle: NodeJS.Timeout | undefined;
-
-  constructor(private readonly onIdle: () => void) {}
-
-  /** Starts (or restarts) the countdown; `null` stops it. */
-  arm(ms: Timeout): void {
-    this.clear();
-    if (ms === null) return;
-    this.handle = setTimeout(this.onIdle, ms);
-    // The timer must not keep a process alive on its own: the server's socket already does.
-    this.handle.unref();
-  }
-
-  /** Restarts the countdown after activity. */
-  touch(): void {
-    this.handle?.refresh();
-  }
-
-  clear(): void {
-    if (this.handle !== undefined) clearTimeout(this.handle);
-    this.handle = undefined;
-  }
 }

@@ -1,4 +1,5 @@
 import { getContext, runInContext, type StreamContext } from './context.js';
+import { describeValue } from './describe.js';
 
 // AsyncLocalStorage does not follow a generator: each next() runs in its caller's context. Running
 // every step inside the captured context makes the body up to the next yield, and every await in
@@ -94,7 +95,7 @@ function isGenerator(value: unknown): value is Generator<unknown, unknown, unkno
 export function withContext<F extends GeneratorFunction>(fn: F): F {
   if (typeof fn !== 'function') {
     throw new TypeError(
-      `withContext(fn) expects an async or sync generator function, but received ${typeof fn}. ` +
+      `withContext(fn) expects an async or sync generator function, but received ${describeValue(fn)}. ` +
         'Pass the function itself: withContext(async function* () { ... }).',
     );
   }
@@ -103,9 +104,10 @@ export function withContext<F extends GeneratorFunction>(fn: F): F {
     const generator: unknown = fn.apply(this, args);
     if (isAsyncGenerator(generator)) return new ContextBoundAsyncGenerator(generator, context);
     if (isGenerator(generator)) return new ContextBoundGenerator(generator, context);
+    if (generator instanceof Promise) generator.catch(() => {});
     throw new TypeError(
-      `withContext(fn): ${fn.name || 'fn'} returned ${typeof generator} instead of a generator. ` +
-        'Wrap an async function* or function* generator function.',
+      `withContext(fn): ${fn.name || 'fn'} returned ${describeValue(generator)} instead of a generator. ` +
+        'Declare it with async function* or function*, not as a plain or async function.',
     );
   };
   Object.defineProperty(bound, 'name', { value: fn.name });
