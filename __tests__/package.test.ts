@@ -327,6 +327,10 @@ describe('package.json', () => {
         import: { types: './dist/esm/index.d.ts', default: './dist/esm/index.js' },
         require: { types: './dist/cjs/index.d.ts', default: './dist/cjs/index.js' },
       },
+      './testing': {
+        import: { types: './dist/esm/testing/index.d.ts', default: './dist/esm/testing/index.js' },
+        require: { types: './dist/cjs/testing/index.d.ts', default: './dist/cjs/testing/index.js' },
+      },
       './package.json': './package.json',
     });
   });

@@ -1,12 +1,11 @@
 import { Readable } from 'node:stream';
-import type { Express, RequestHandler, Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { asyncStream } from '../src/index.js';
 import { recordErrors } from './helpers/app.js';
-import { openStream } from './helpers/client.js';
+import { ResponseAbortedError, streamRequest } from '../src/testing/index.js';
 import { deferred } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { createProducer } from './helpers/producer.js';
-import { listen, type TestServer } from './helpers/server.js';
 
 const KiB = 1024;
 
@@ -28,18 +27,6 @@ function traceWrites(log: string[]): RequestHandler {
 }
 
 describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
-  let server: TestServer | undefined;
-
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-  });
-
-  async function serve(app: Express): Promise<string> {
-    server = await listen(app);
-    return server.url;
-  }
-
   describe('when res.write() returns false', () => {
     it("pulls nothing more from the body until 'drain'", async () => {
       const app = createApp();
@@ -55,8 +42,8 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
           }
         }),
       );
-      const client = await openStream(await serve(app), '/');
-      expect((await client.rest()).length).toBe(256 * 64 * KiB);
+      const client = await streamRequest(app, '/');
+      expect((await client.buffer()).length).toBe(256 * 64 * KiB);
       // A 64 KiB chunk is over the socket's 16 KiB high-water mark: every write reports full.
       expect(log.filter((entry) => entry === 'write:full').length).toBeGreaterThan(100);
       for (let i = 0; i < log.length; i++) {
@@ -78,7 +65,7 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
           for (; produced < total; produced++) yield chunk;
         }),
       );
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       let maxLead = 0;
       let received = 0;
       for (let chunk = await client.receive(); chunk !== null; chunk = await client.receive()) {
@@ -104,9 +91,8 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
         yield new Uint8Array([0x20, 0x21]);
         yield '✓';
       }));
-      const client = await openStream(await serve(app), '/');
-      expect(await client.rest()).toEqual(Buffer.concat([Buffer.from('héllo ', 'utf8'), Buffer.from('✓ !✓', 'utf8')]));
-      expect(await client.outcome).toBe('complete');
+      const client = await streamRequest(app, '/');
+      expect(await client.buffer()).toEqual(Buffer.concat([Buffer.from('héllo ', 'utf8'), Buffer.from('✓ !✓', 'utf8')]));
     });
 
     it('sends each chunk as it is produced, not at the end', async () => {
@@ -114,14 +100,13 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
       const producer = createProducer();
       app.get('/', asyncStream(producer.generate));
       producer.push('one');
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       for (const chunk of ['one', 'two', 'three']) {
         if (chunk !== 'one') producer.push(chunk);
         expect((await client.receive())!.toString()).toBe(chunk);
       }
       producer.end();
       expect(await client.receive()).toBeNull();
-      expect(await client.outcome).toBe('complete');
     });
   });
 
@@ -135,19 +120,17 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
         yield new Uint8Array(0);
         yield 'b';
       }));
-      const client = await openStream(await serve(app), '/');
-      expect((await client.rest()).toString()).toBe('ab');
-      expect(await client.outcome).toBe('complete');
+      const client = await streamRequest(app, '/');
+      expect((await client.buffer()).toString()).toBe('ab');
     });
 
     it('ends an all-empty body cleanly with the status and no Content-Type', async () => {
       const app = createApp();
       app.get('/', asyncStream(() => [['', ''].values(), 202] as const));
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect(client.status).toBe(202);
       expect(client.headers['content-type']).toBeUndefined();
-      expect((await client.rest()).length).toBe(0);
-      expect(await client.outcome).toBe('complete');
+      expect((await client.buffer()).length).toBe(0);
     });
   });
 
@@ -158,9 +141,9 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
         yield 'x';
         yield 'y';
       }));
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect(client.headers['transfer-encoding']).toBe('chunked');
-      expect((await client.rest()).toString()).toBe('xy');
+      expect((await client.buffer()).toString()).toBe('xy');
     });
 
     it('streams a Node Readable chunk by chunk', async () => {
@@ -168,13 +151,12 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
       const readable = new Readable({ read() {} });
       app.get('/', asyncStream(() => readable));
       readable.push('first');
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect((await client.receive())!.toString()).toBe('first');
       readable.push('second');
       expect((await client.receive())!.toString()).toBe('second');
       readable.push(null);
       expect(await client.receive()).toBeNull();
-      expect(await client.outcome).toBe('complete');
     });
 
     it('streams a web ReadableStream chunk by chunk', async () => {
@@ -183,14 +165,13 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
       const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
       app.get('/', asyncStream(() => stream));
       controller.enqueue(new TextEncoder().encode('first'));
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect(client.headers['content-type']).toBe('application/octet-stream');
       expect((await client.receive())!.toString()).toBe('first');
       controller.enqueue(new TextEncoder().encode('second'));
       expect((await client.receive())!.toString()).toBe('second');
       controller.close();
       expect(await client.receive()).toBeNull();
-      expect(await client.outcome).toBe('complete');
     });
 
     it('cancels a ReadableStream whose client went away', async () => {
@@ -202,9 +183,9 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
       });
       app.get('/', asyncStream(() => stream));
       const errors = recordErrors(app);
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       await client.receive();
-      client.disconnect();
+      await client.disconnect();
       expect(await cancelled.promise).toMatchObject({ name: 'AbortError' });
       expect(errors).toEqual([]);
     });
@@ -214,9 +195,9 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
       const readable = new Readable({ read() {} });
       app.get('/', asyncStream(() => readable));
       readable.push('first');
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       await client.receive();
-      client.disconnect();
+      await client.disconnect();
       await new Promise((resolve) => readable.once('close', resolve));
       expect(readable.destroyed).toBe(true);
     });
@@ -228,10 +209,10 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
       app.get('/', asyncStream(() => readable));
       const errors = recordErrors(app);
       readable.push('first');
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       await client.receive();
       readable.destroy(failure);
-      expect(await client.outcome).toBe('aborted');
+      await expect(client.receive()).rejects.toThrow(ResponseAbortedError);
       expect(errors).toEqual([failure]);
     });
   });

@@ -1,0 +1,211 @@
+import http from 'node:http';
+import express, { type Express } from 'express';
+import { asyncStream, currentSignal } from '../../src/index.js';
+import { ReceiveTimeoutError, ResponseAbortedError, streamRequest, type StreamConnection } from '../../src/testing/index.js';
+import { settle } from '../helpers/deferred.js';
+import { createProducer, type Producer } from '../helpers/producer.js';
+import { listen, type TestServer } from '../helpers/server.js';
+
+/** `/stream` streams what the test pushes; `/echo` answers with the request it got. */
+function createTestApp(): { app: Express; producer: Producer<string> } {
+  const app = express();
+  const producer = createProducer();
+  app.get('/stream', asyncStream(() => producer.generateUntil(currentSignal())));
+  app.post('/echo', express.json(), asyncStream((req) => ({ method: req.method, type: req.get('content-type'), body: req.body, tag: req.get('x-tag') })));
+  return { app, producer };
+}
+
+/** Resolves once nothing listens on `url` any more. */
+function isRefused(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    http.get(url, { agent: false }, (response) => {
+      response.resume();
+      resolve(false);
+    }).on('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+  });
+}
+
+describe('streamRequest(target, path, init?)', () => {
+  let server: TestServer | undefined;
+  let connection: StreamConnection | undefined;
+
+  afterEach(async () => {
+    await connection?.disconnect();
+    connection = undefined;
+    await server?.close();
+    server = undefined;
+  });
+
+  describe('with an Express app', () => {
+    it('resolves with the status and headers once they arrive', async () => {
+      const { app, producer } = createTestApp();
+      producer.push('first');
+      connection = await streamRequest(app, '/stream');
+      expect(connection.status).toBe(200);
+      expect(connection.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(connection.headers['transfer-encoding']).toBe('chunked');
+    });
+
+    it('receives each chunk as it is produced, then null, and null again', async () => {
+      const { app, producer } = createTestApp();
+      producer.push('one');
+      connection = await streamRequest(app, '/stream');
+      expect((await connection.receive())?.toString()).toBe('one');
+      producer.push('two');
+      expect((await connection.receive())?.toString()).toBe('two');
+      producer.end();
+      expect(await connection.receive()).toBeNull();
+      expect(await connection.receive()).toBeNull();
+    });
+
+    it('closes the server it listened on once the body has ended', async () => {
+      const { app, producer } = createTestApp();
+      producer.push('only');
+      producer.end();
+      connection = await streamRequest(app, '/stream');
+      expect(await connection.text()).toBe('only');
+      expect(await isRefused(connection.url)).toBe(true);
+    });
+  });
+
+  describe('with a listening http.Server or a base URL', () => {
+    it.each(['server', 'url'] as const)('requests the %s given', async (kind) => {
+      const { app, producer } = createTestApp();
+      server = await listen(app);
+      producer.push('hello');
+      producer.end();
+      connection = await streamRequest(kind === 'server' ? server.server : `${server.url}/`, '/stream');
+      expect(await connection.text()).toBe('hello');
+      expect(connection.url).toBe(`${server.url}/stream`);
+    });
+  });
+
+  describe('init', () => {
+    it('sends the method, the headers and a JSON body', async () => {
+      const { app } = createTestApp();
+      connection = await streamRequest(app, '/echo', { method: 'post', headers: { 'X-Tag': 'a' }, body: { n: 1 } });
+      expect(JSON.parse(await connection.text())).toEqual({ method: 'POST', type: 'application/json', body: { n: 1 }, tag: 'a' });
+    });
+  });
+
+  describe('when the server cuts the response short', () => {
+    async function openFailingStream() {
+      const { app, producer } = createTestApp();
+      producer.push('partial');
+      connection = await streamRequest(app, '/stream');
+      expect((await connection.receive())?.toString()).toBe('partial');
+      producer.fail(new Error('lost upstream'));
+      return connection;
+    }
+
+    it('rejects receive() with a ResponseAbortedError, on every later call too', async () => {
+      const cut = await openFailingStream();
+      await expect(cut.receive()).rejects.toThrow(ResponseAbortedError);
+      await expect(cut.receive()).rejects.toMatchObject({ name: 'ResponseAbortedError', receivedBytes: 'partial'.length });
+    });
+
+    it('rejects text() instead of returning a truncated body', async () => {
+      const cut = await openFailingStream();
+      await expect(cut.text()).rejects.toThrow('the server closed the connection before the end of the response body (7 bytes received)');
+    });
+
+    it('throws from async iteration', async () => {
+      const cut = await openFailingStream();
+      await expect((async () => {
+        for await (const chunk of cut) void chunk;
+      })()).rejects.toThrow(ResponseAbortedError);
+    });
+  });
+
+  describe('when nothing arrives', () => {
+    it('rejects receive() with a ReceiveTimeoutError after the timeout, and stays usable', async () => {
+      const { app, producer } = createTestApp();
+      producer.push('first');
+      connection = await streamRequest(app, '/stream', { timeout: 100 });
+      await connection.receive();
+      const error = await connection.receive().catch((reason: unknown) => reason);
+      expect(error).toBeInstanceOf(ReceiveTimeoutError);
+      expect(error).toMatchObject({ awaited: 'the next chunk', timeout: 100 });
+      producer.push('late');
+      expect((await connection.receive({ timeout: 5_000 }))?.toString()).toBe('late');
+    });
+
+    it('rejects when the headers do not arrive in time', async () => {
+      const { app } = createTestApp();
+      await expect(streamRequest(app, '/stream', { timeout: 100 })).rejects.toMatchObject({
+        name: 'ReceiveTimeoutError',
+        awaited: 'the response headers',
+      });
+    });
+  });
+
+  describe('disconnect()', () => {
+    it("closes the socket, so the server-side generator's finally runs", async () => {
+      const { app, producer } = createTestApp();
+      producer.push('first');
+      connection = await streamRequest(app, '/stream');
+      await connection.receive();
+      await connection.disconnect();
+      await producer.finalized;
+      expect(producer.finallyCount).toBe(1);
+      await connection.disconnect();
+    });
+
+    it('is what breaking out of async iteration does', async () => {
+      const { app, producer } = createTestApp();
+      producer.push('first', 'second');
+      connection = await streamRequest(app, '/stream');
+      for await (const chunk of connection) {
+        expect(chunk.toString()).toBe('first');
+        break;
+      }
+      await producer.finalized;
+    });
+  });
+
+  describe('pause() and resume()', () => {
+    it('hold the producer back while the client does not read', async () => {
+      const app = express();
+      let produced = 0;
+      app.get('/big', asyncStream(function* () {
+        const chunk = Buffer.alloc(64 * 1024);
+        for (; produced < 1024; produced++) yield chunk;
+      }));
+      connection = await streamRequest(app, '/big');
+      connection.pause();
+      await settle(20);
+      // Without backpressure a sync generator is drained in one go; here socket buffers hold a few MiB.
+      expect(produced).toBeLessThan(256);
+      connection.resume();
+      let total = 0;
+      for await (const chunk of connection) total += chunk.length;
+      expect(total).toBe(1024 * 64 * 1024);
+    });
+  });
+
+  describe('with invalid arguments', () => {
+    it.each<[string, () => Promise<unknown>, ErrorConstructor, string]>([
+      ['a path without a leading slash', () => streamRequest('http://127.0.0.1:1', 'x'), TypeError, 'path must start with "/"'],
+      ['a target that is a number', () => streamRequest(42 as never, '/'), TypeError, 'target must be an Express app, an http.Server or a base URL'],
+      ['a negative timeout', () => streamRequest('http://127.0.0.1:1', '/', { timeout: -1 }), RangeError, '`timeout` must be between 1'],
+      ['a string timeout', () => streamRequest('http://127.0.0.1:1', '/', { timeout: '1s' as never }), TypeError, '`timeout` must be a number of milliseconds'],
+    ])('rejects %s', async (_case, call, ErrorClass, phrase) => {
+      const error = await call().catch((reason: unknown) => reason);
+      expect(error).toBeInstanceOf(ErrorClass);
+      expect((error as Error).message).toContain(phrase);
+    });
+
+    it('rejects an http.Server that is not listening', async () => {
+      await expect(streamRequest(http.createServer(), '/')).rejects.toThrow('is not listening on a TCP port');
+    });
+
+    it('rejects with the cause when the connection is refused', async () => {
+      const { app } = createTestApp();
+      server = await listen(app);
+      const { url } = server;
+      await server.close();
+      server = undefined;
+      await expect(streamRequest(url, '/stream')).rejects.toThrow('the request failed before the response headers arrived');
+    });
+  });
+});

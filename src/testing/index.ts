@@ -1,0 +1,4 @@
+export { ReceiveTimeoutError, ResponseAbortedError } from './errors.js';
+export { DEFAULT_RECEIVE_TIMEOUT } from './options.js';
+export { StreamConnection, type ReceiveOptions } from './StreamConnection.js';
+export { streamRequest, type StreamRequestInit, type StreamTarget } from './streamRequest.js';
