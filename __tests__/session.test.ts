@@ -206,6 +206,23 @@ describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
       expect(producer.finallyCount).toBe(1);
     });
 
+    it('delivers the chunks written in the same tick as the failure before cutting', async () => {
+      const app = createApp();
+      const producer = createProducer();
+      app.get('/', asyncStream(async function* () {
+        yield* producer.generate();
+        yield 'last before failure';
+        throw new Error('lost upstream');
+      }));
+      recordErrors(app);
+      producer.push('first ');
+      const client = await openStream(await serve(app), '/');
+      await client.receive();
+      producer.end();
+      expect((await client.rest()).toString()).toBe('last before failure');
+      expect(await client.outcome).toBe('aborted');
+    });
+
     it('cuts the response short even when a custom error handler ends it', async () => {
       const app = createApp();
       const producer = createProducer();

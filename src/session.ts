@@ -127,7 +127,13 @@ export class StreamSession {
     this.abandon(error);
     // Destroyed before Express sees the error: a custom error handler that ends a started
     // response would otherwise give the client a clean end of a truncated stream.
-    if (this.res.headersSent && !this.res.writableEnded) this.res.destroy();
+    if (this.res.headersSent && !this.res.writableEnded) {
+      // Node corks a chunked response's writes until the next tick (OutgoingMessage.write): hand
+      // them to the socket first, or the last chunks before the failure never reach the client.
+      const socket = this.res.socket;
+      while (socket !== null && socket.writableCorked > 0) socket.uncork();
+      this.res.destroy();
+    }
     this.next(error);
   }
 
