@@ -24,11 +24,27 @@ const PUBLIC_EXPORTS = {
   currentRequest: 'function',
   currentResponse: 'function',
   currentSignal: 'function',
+  encodeEvent: 'function',
   isAsyncStreamError: 'function',
   isStreamResponse: 'function',
+  lastEventId: 'function',
   makeResponse: 'function',
+  ndjson: 'function',
+  sse: 'function',
   withContext: 'function',
 };
+
+const TESTING_EXPORTS = {
+  DEFAULT_RECEIVE_TIMEOUT: 'number',
+  ReceiveTimeoutError: 'class',
+  ResponseAbortedError: 'class',
+  StreamConnection: 'class',
+  streamRequest: 'function',
+};
+
+/** Node code that prints the kinds of the names `mod` exports, as one JSON line. */
+const describeExports =
+  "const kinds = Object.fromEntries(Object.entries(mod).map(([name, value]) => [name, typeof value === 'function' && /^class\\b/.test(Function.prototype.toString.call(value)) ? 'class' : typeof value])); console.log(JSON.stringify(kinds));";
 const INTERNAL_NAMES = [
   'pump',
   'StreamSession',
@@ -378,5 +394,21 @@ describe('package.json', () => {
     // Every module of each build ships with its declaration.
     const modules = files.filter((file) => file.endsWith('.js'));
     expect(modules.filter((file) => !files.includes(file.replace(/\.js$/, '.d.ts')))).toEqual([]);
+  });
+});
+
+describe('the ./testing entry point', () => {
+  it('exposes the test kit to require()', async () => {
+    const stdout = await run(process.execPath, ['-e', `const mod = require('express-async-stream/testing'); ${describeExports}`]);
+    expect(JSON.parse(stdout)).toEqual(TESTING_EXPORTS);
+  });
+
+  it('exposes the test kit to import', async () => {
+    const stdout = await run(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `import * as mod from 'express-async-stream/testing'; ${describeExports}`,
+    ]);
+    expect(JSON.parse(stdout)).toEqual(TESTING_EXPORTS);
   });
 });

@@ -14,3 +14,6 @@ export {
 export type { HandlerResult } from './result.js';
 export { DEFAULT_TIMEOUT, TIMEOUT_SETTING, type Timeout } from './timeout.js';
 export { withContext } from './withContext.js';
+export { encodeEvent, type SseEvent } from './encodeEvent.js';
+export { sse, lastEventId, type SseOptions, type SseHandler } from './sse.js';
+export { ndjson, type NdjsonHandler, type NdjsonOptions } from './ndjson.js';

@@ -1,0 +1,140 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { asyncStream, type AsyncStreamOptions } from './asyncStream.js';
+import { describeValue } from './describe.js';
+import type { HandlerResult } from './result.js';
+import { fromAsyncIterable, fromIterable, type ChunkSource } from './source.js';
+import { resolveTimeout } from './timeout.js';
+
+type ParamsDictionary = Request['params'];
+type Query = Request['query'];
+
+/**
+ * Options of {@link ndjson}: those of `asyncStream` (the idle `timeout`).
+ *
+ * @example
+ * import { ndjson, type NdjsonOptions } from 'express-async-stream';
+ * const options: NdjsonOptions = { timeout: 30_000 };
+ * app.get('/rows', ndjson(rows, options));
+ */
+export type NdjsonOptions = AsyncStreamOptions;
+
+/**
+ * A route handler for {@link ndjson}: returns (or is a generator function yielding) JSON-serialisable
+ * values, as an async or sync iterable (an array too), or returns `undefined` when it answered the
+ * request itself.
+ *
+ * @example
+ * import { ndjson, type NdjsonHandler } from 'express-async-stream';
+ * const squares: NdjsonHandler = function* () {
+ *   for (let n = 1; n <= 3; n++) yield { n, square: n * n };
+ * };
+ * app.get('/squares', ndjson(squares));
+ */
+export type NdjsonHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = (
+  req: Request<P, unknown, ReqBody, ReqQuery>,
+  res: Response,
+  next: NextFunction,
+) => NdjsonValues | undefined | void | PromiseLike<NdjsonValues | undefined | void>;
+
+type NdjsonValues = AsyncIterable<unknown> | Iterable<unknown>;
+
+/**
+ * Turns a handler that yields values into an Express handler that streams them as newline-delimited
+ * JSON: `JSON.stringify(value) + '\n'` per value, `Content-Type: application/x-ndjson` (unless the
+ * handler set one), on top of `asyncStream` (backpressure, disconnects, idle timeout). A value that
+ * cannot be serialised is a `TypeError` naming its index: a 500 before the first line, a closed
+ * connection after it.
+ *
+ * @param handler - called as `handler(req, res, next)` inside the request context.
+ * @param options - see {@link NdjsonOptions}.
+ * @throws TypeError or RangeError at once (at route definition) when an argument is invalid.
+ * @example
+ * import { ndjson } from 'express-async-stream';
+ * app.get('/rows', ndjson(async function* () {
+ *   for await (const row of db.query('SELECT id, name FROM users')) yield row;
+ * }));
+ * // {"id":1,"name":"Ada"}\n{"id":2,"name":"Grace"}\n
+ */
+export function ndjson<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
+  handler: NdjsonHandler<P, ReqBody, ReqQuery>,
+  options: NdjsonOptions = {},
+): RequestHandler<P, unknown, ReqBody, ReqQuery> {
+  if (typeof handler !== 'function') {
+    throw new TypeError(`ndjson(handler) expects a function or a generator function, but received ${describeValue(handler)}.`);
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`ndjson(handler, options): options must be an object, but received ${describeValue(options)}.`);
+  }
+  const timeout = resolveTimeout(options.timeout, 'ndjson(): `timeout`');
+  return asyncStream<P, ReqBody, ReqQuery>(
+    async function ndjsonHandler(req, res, next) {
+      let passedOn = false;
+      const values: unknown = await handler(req, res, function passOn(error?: unknown) {
+        passedOn = true;
+        next(error);
+      });
+      // Answered by hand or handed on: asyncStream closes (and warns about) a body returned anyway.
+      if (values === undefined || passedOn || res.writableEnded) return values as HandlerResult;
+      const source = toValueSource(values);
+      if (!res.headersSent && res.getHeader('Content-Type') === undefined) {
+        res.setHeader('Content-Type', 'application/x-ndjson');
+      }
+      return encodeLines(source);
+    },
+    { timeout },
+  );
+}
+
+function toValueSource(values: unknown): ChunkSource {
+  if (typeof values === 'object' && values !== null && !(values instanceof Uint8Array)) {
+    if (Symbol.asyncIterator in values) return fromAsyncIterable(values as AsyncIterable<unknown>);
+    if (Symbol.iterator in values) return fromIterable(values as Iterable<unknown>);
+  }
+  throw new TypeError(
+    `ndjson(): the handler returned ${describeValue(values)}. It must return (or be a generator function ` +
+      'yielding) an async or sync iterable of values, or undefined when it answered the request itself.',
+  );
+}
+
+/**
+ * One line per value of `source`. A plain iterator rather than a generator, so that `return()`
+ * closes `source` even before the first line (a HEAD request, a client gone meanwhile).
+ */
+function encodeLines(source: ChunkSource): AsyncIterableIterator<string> {
+  let index = 0;
+  return {
+    async next() {
+      const step = await source.next();
+      if (step.done) return { done: true, value: undefined };
+      return { done: false, value: toLine(step.value, index++) };
+    },
+    async return() {
+      source.cancel(undefined);
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+function toLine(value: unknown, index: number): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    throw lineError(value, index, `JSON.stringify() threw: ${(error as Error).message}`, error);
+  }
+  // JSON.stringify() returns undefined for undefined, functions and symbols.
+  if (json === undefined) throw lineError(value, index, 'JSON.stringify() turns it into nothing');
+  // JSON text never holds a raw line break (they are escaped in strings), so each value is one line.
+  return `${json}\n`;
+}
+
+function lineError(value: unknown, index: number, reason: string, cause?: unknown): TypeError {
+  return new TypeError(
+    `ndjson(): value ${index} of the body is ${describeValue(value)}, which cannot be sent as a JSON line ` +
+      `(${reason}). Yield JSON-serialisable values: convert it first, or give it a toJSON() method.`,
+    cause === undefined ? undefined : { cause },
+  );
+}

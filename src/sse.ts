@@ -1,0 +1,171 @@
+import type { IncomingMessage } from 'node:http';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { asyncStream } from './asyncStream.js';
+import { currentSignal } from './context.js';
+import { describeValue } from './describe.js';
+import type { SseEvent } from './encodeEvent.js';
+import { createEventStream, resolveEventStreamConfig, type EventStreamConfig } from './eventStream.js';
+import type { HandlerResult } from './result.js';
+import { fromAsyncIterable, fromIterable, type ChunkSource } from './source.js';
+import { resolveTimeout, type Timeout } from './timeout.js';
+
+type ParamsDictionary = Request['params'];
+type Query = Request['query'];
+
+/**
+ * Options of {@link sse}.
+ *
+ * @example
+ * import { sse, type SseOptions } from 'express-async-stream';
+ * const options: SseOptions = { keepAlive: 30_000, errorEvent: true };
+ * app.get('/events', sse(events, options));
+ */
+export interface SseOptions {
+  /**
+   * Milliseconds without an event after which a keep-alive comment (`: keep-alive`) is sent, so
+   * that proxies do not drop the idle connection (WHATWG HTML §9.2.7 suggests about 15 s). Counted
+   * only while the stream waits for the next event, never while a slow client holds it back.
+   * `null` (or `Infinity`) sends none.
+   *
+   * @default 15_000
+   */
+  readonly keepAlive?: number | null | undefined;
+  /**
+   * Idle timeout in milliseconds, as in `asyncStream`: the stream is abandoned when nothing is
+   * written for this long. Keep-alive comments count as writes, so with keep-alives on it only
+   * catches a client that stopped reading. `null` switches it off; the app's
+   * `stream timeout` setting does not apply to SSE routes.
+   *
+   * @default null
+   */
+  readonly timeout?: number | null | undefined;
+  /**
+   * What to send when the events fail after the stream has started. `false` closes the connection
+   * (the browser reconnects); `true` first sends `event: error` with the fixed data
+   * `Internal Server Error`, never the error's message; a function maps the error to the event to
+   * send. The error goes to `next(err)` in every case.
+   *
+   * @default false
+   */
+  readonly errorEvent?: boolean | ((error: unknown) => SseEvent | string) | undefined;
+}
+
+/** What an {@link SseHandler} produces: events, as {@link SseEvent} objects or data-only strings. */
+type SseEvents = AsyncIterable<SseEvent | string> | Iterable<SseEvent | string>;
+
+/**
+ * A route handler for {@link sse}: returns (or is a generator function yielding) events, or
+ * returns `undefined` when it answered the request itself.
+ *
+ * @example
+ * import { sse, type SseHandler } from 'express-async-stream';
+ * const greetings: SseHandler<{ name: string }> = async function* (req) {
+ *   yield { event: 'greeting', data: `hello ${req.params.name}` };
+ * };
+ * app.get('/greet/:name', sse(greetings));
+ */
+export type SseHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = (
+  req: Request<P, unknown, ReqBody, ReqQuery>,
+  res: Response,
+  next: NextFunction,
+) => SseEvents | undefined | void | PromiseLike<SseEvents | undefined | void>;
+
+interface SseConfig extends EventStreamConfig {
+  readonly timeout: Timeout;
+}
+
+/**
+ * Turns a handler that yields events into an Express handler that streams them as server-sent
+ * events (WHATWG HTML §9.2), on top of `asyncStream`: the headers go out as soon as the handler
+ * has returned its events (so `EventSource` opens at once), then each event as it comes, with
+ * keep-alive comments while idle, backpressure, and the events closed when the client leaves.
+ *
+ * @param handler - called as `handler(req, res, next)`; an error it throws becomes an error response.
+ * @param options - see {@link SseOptions}.
+ * @throws TypeError or RangeError at once (at route definition) when an argument is invalid.
+ * @example
+ * import { setTimeout } from 'node:timers/promises';
+ * import { currentSignal, lastEventId, sse } from 'express-async-stream';
+ * app.get('/ticks', sse(async function* (req) {
+ *   for (let n = Number(lastEventId(req) ?? 0) + 1; ; n++) {
+ *     yield { id: n, event: 'tick', data: { n } }; // id: 1, event: tick, data: {"n":1}
+ *     await setTimeout(1000, undefined, { signal: currentSignal() });
+ *   }
+ * }));
+ */
+export function sse<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
+  handler: SseHandler<P, ReqBody, ReqQuery>,
+  options: SseOptions = {},
+): RequestHandler<P, unknown, ReqBody, ReqQuery> {
+  if (typeof handler !== 'function') {
+    throw new TypeError(`sse(handler) expects a function or a generator function, but received ${describeValue(handler)}.`);
+  }
+  const config = resolveSseOptions(options);
+  return asyncStream<P, ReqBody, ReqQuery>(
+    async function sseHandler(req, res, next) {
+      let passedOn = false;
+      const events: unknown = await handler(req, res, function passOn(error?: unknown) {
+        passedOn = true;
+        next(error);
+      });
+      // Answered by hand or handed on: asyncStream closes (and warns about) a body returned anyway.
+      if (events === undefined || passedOn || res.writableEnded) return events as HandlerResult;
+      const source = toEventSource(events);
+      openEventStream(res);
+      return createEventStream(source, config, currentSignal());
+    },
+    { timeout: config.timeout },
+  );
+}
+
+/**
+ * The id the browser resumes from: the `Last-Event-ID` request header (WHATWG HTML §9.2.4), or
+ * `undefined` on a first connection.
+ *
+ * @example
+ * import { lastEventId, sse } from 'express-async-stream';
+ * app.get('/feed', sse(async function* (req) {
+ *   yield* feed.since(lastEventId(req)); // events after the last one this browser saw
+ * }));
+ */
+export function lastEventId(req: Pick<IncomingMessage, 'headers'>): string | undefined {
+  const value = req.headers['last-event-id'];
+  if (typeof value !== 'string') return undefined;
+  // The browser sends the id as UTF-8; Node decodes header bytes as Latin-1.
+  return Buffer.from(value, 'latin1').toString('utf8');
+}
+
+function resolveSseOptions(options: unknown): SseConfig {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`sse(handler, options): options must be an object, but received ${describeValue(options)}.`);
+  }
+  const { keepAlive, timeout, errorEvent } = options as SseOptions;
+  return {
+    ...resolveEventStreamConfig(keepAlive, errorEvent),
+    timeout: resolveTimeout(timeout, 'sse(): `timeout`') ?? null,
+  };
+}
+
+function toEventSource(events: unknown): ChunkSource {
+  if (typeof events === 'object' && events !== null && !(events instanceof Uint8Array)) {
+    if (Symbol.asyncIterator in events) return fromAsyncIterable(events as AsyncIterable<unknown>);
+    if (Symbol.iterator in events) return fromIterable(events as Iterable<unknown>);
+  }
+  throw new TypeError(
+    `sse(): the handler returned ${describeValue(events)}. It must return (or be a generator function yielding) ` +
+      'an async or sync iterable of events (objects or strings), or undefined when it answered the request itself.',
+  );
+}
+
+function openEventStream(res: Response): void {
+  // Headers the handler flushed itself are kept, as asyncStream keeps them.
+  if (res.headersSent) return;
+  res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+  // no-transform (RFC 9111 §5.2.2.6): proxies and the `compression` middleware must not buffer
+  // the stream to re-encode it.
+  res.setHeader('Cache-Control', 'no-cache, no-transform');
+  // nginx buffers proxied responses unless told not to.
+  res.setHeader('X-Accel-Buffering', 'no');
+  // Sent now rather than with the first event: EventSource fires `open` on the headers (§9.2.3).
+  res.flushHeaders();
+}
