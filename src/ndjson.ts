@@ -1,9 +1,9 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { asyncStream, type AsyncStreamOptions } from './asyncStream.js';
 import { describeValue } from './describe.js';
-import type { HandlerResult } from './result.js';
-import { fromAsyncIterable, fromIterable, type ChunkSource } from './source.js';
+import type { ChunkSource } from './source.js';
 import { resolveTimeout } from './timeout.js';
+import { callValuesHandler } from './valuesHandler.js';
 
 type ParamsDictionary = Request['params'];
 type Query = Request['query'];
@@ -68,31 +68,14 @@ export function ndjson<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
   const timeout = resolveTimeout(options.timeout, 'ndjson(): `timeout`');
   return asyncStream<P, ReqBody, ReqQuery>(
     async function ndjsonHandler(req, res, next) {
-      let passedOn = false;
-      const values: unknown = await handler(req, res, function passOn(error?: unknown) {
-        passedOn = true;
-        next(error);
-      });
-      // Answered by hand or handed on: asyncStream closes (and warns about) a body returned anyway.
-      if (values === undefined || passedOn || res.writableEnded) return values as HandlerResult;
-      const source = toValueSource(values);
+      const values = await callValuesHandler(handler, req, res, next, 'ndjson()', 'values');
+      if ('passThrough' in values) return values.passThrough;
       if (!res.headersSent && res.getHeader('Content-Type') === undefined) {
         res.setHeader('Content-Type', 'application/x-ndjson');
       }
-      return encodeLines(source);
+      return encodeLines(values.source);
     },
     { timeout },
-  );
-}
-
-function toValueSource(values: unknown): ChunkSource {
-  if (typeof values === 'object' && values !== null && !(values instanceof Uint8Array)) {
-    if (Symbol.asyncIterator in values) return fromAsyncIterable(values as AsyncIterable<unknown>);
-    if (Symbol.iterator in values) return fromIterable(values as Iterable<unknown>);
-  }
-  throw new TypeError(
-    `ndjson(): the handler returned ${describeValue(values)}. It must return (or be a generator function ` +
-      'yielding) an async or sync iterable of values, or undefined when it answered the request itself.',
   );
 }
 

@@ -5,9 +5,8 @@ import { currentSignal } from './context.js';
 import { describeValue } from './describe.js';
 import type { SseEvent } from './encodeEvent.js';
 import { createEventStream, resolveEventStreamConfig, type EventStreamConfig } from './eventStream.js';
-import type { HandlerResult } from './result.js';
-import { fromAsyncIterable, fromIterable, type ChunkSource } from './source.js';
 import { resolveTimeout, type Timeout } from './timeout.js';
+import { callValuesHandler } from './valuesHandler.js';
 
 type ParamsDictionary = Request['params'];
 type Query = Request['query'];
@@ -103,16 +102,10 @@ export function sse<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
   const config = resolveSseOptions(options);
   return asyncStream<P, ReqBody, ReqQuery>(
     async function sseHandler(req, res, next) {
-      let passedOn = false;
-      const events: unknown = await handler(req, res, function passOn(error?: unknown) {
-        passedOn = true;
-        next(error);
-      });
-      // Answered by hand or handed on: asyncStream closes (and warns about) a body returned anyway.
-      if (events === undefined || passedOn || res.writableEnded) return events as HandlerResult;
-      const source = toEventSource(events);
+      const events = await callValuesHandler(handler, req, res, next, 'sse()', 'events (objects or strings)');
+      if ('passThrough' in events) return events.passThrough;
       openEventStream(res);
-      return createEventStream(source, config, currentSignal());
+      return createEventStream(events.source, config, currentSignal());
     },
     { timeout: config.timeout },
   );
@@ -144,17 +137,6 @@ function resolveSseOptions(options: unknown): SseConfig {
     ...resolveEventStreamConfig(keepAlive, errorEvent),
     timeout: resolveTimeout(timeout, 'sse(): `timeout`') ?? null,
   };
-}
-
-function toEventSource(events: unknown): ChunkSource {
-  if (typeof events === 'object' && events !== null && !(events instanceof Uint8Array)) {
-    if (Symbol.asyncIterator in events) return fromAsyncIterable(events as AsyncIterable<unknown>);
-    if (Symbol.iterator in events) return fromIterable(events as Iterable<unknown>);
-  }
-  throw new TypeError(
-    `sse(): the handler returned ${describeValue(events)}. It must return (or be a generator function yielding) ` +
-      'an async or sync iterable of events (objects or strings), or undefined when it answered the request itself.',
-  );
 }
 
 function openEventStream(res: Response): void {
