@@ -92,12 +92,8 @@ async function* encodeEvents(source: ChunkSource, config: EventStreamConfig, sig
     yield* pullEvents(source, config.keepAlive, signal);
   } catch (error) {
     const frame = errorFrame(config.errorEvent, error);
-    if (frame !== undefined && !signal.aborted) {
-      yield frame;
-      // Node corks a chunked response until the next tick (http OutgoingMessage.write), and the
-      // error thrown next makes asyncStream destroy the socket at once: let the frame leave first.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    // The session flushes what was written before it cuts the connection, so the frame arrives.
+    if (frame !== undefined && !signal.aborted) yield frame;
     throw error;
   } finally {
     close();
