@@ -1,30 +1,23 @@
-import type { Express } from 'express';
 import { currentSignal, ndjson, StreamTimeoutError, type NdjsonOptions } from '../src/index.js';
 import { recordErrors, watchProcess } from './helpers/app.js';
 import { openStream } from './helpers/client.js';
 import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { createProducer } from './helpers/producer.js';
-import { listen, type TestServer } from './helpers/server.js';
+import { useTestServer } from './helpers/server.js';
 
 describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createApp) => {
-  let server: TestServer | undefined;
+  const testServer = useTestServer();
+  const { serve } = testServer;
   let watcher: ReturnType<typeof watchProcess>;
 
   beforeEach(() => {
     watcher = watchProcess();
   });
 
-  afterEach(async () => {
+  afterEach(() => {
     watcher.stop();
-    await server?.close();
-    server = undefined;
   });
-
-  async function serve(app: Express): Promise<string> {
-    server = await listen(app);
-    return server.url;
-  }
 
   describe('with serialisable values', () => {
     it('sends one JSON line per value, as each is produced', async () => {

@@ -1,34 +1,28 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Readable } from 'node:stream';
-import type { ErrorRequestHandler, Express } from 'express';
+import type { ErrorRequestHandler } from 'express';
 import { asyncStream, currentSignal, makeResponse, StreamTimeoutError } from '../src/index.js';
 import { recordErrors, watchProcess } from './helpers/app.js';
 import { openStream } from './helpers/client.js';
 import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { createProducer } from './helpers/producer.js';
-import { listen, type TestServer } from './helpers/server.js';
+import { useTestServer } from './helpers/server.js';
 import { watchWarnings } from './helpers/warnings.js';
 
 describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
-  let server: TestServer | undefined;
+  const testServer = useTestServer();
+  const { serve } = testServer;
   let watcher: ReturnType<typeof watchProcess>;
 
   beforeEach(() => {
     watcher = watchProcess();
   });
 
-  afterEach(async () => {
+  afterEach(() => {
     watcher.stop();
-    await server?.close();
-    server = undefined;
   });
-
-  async function serve(app: Express): Promise<string> {
-    server = await listen(app);
-    return server.url;
-  }
 
   describe('when the client disconnects mid-stream', () => {
     async function disconnectAfterFirstChunk(useSignal: boolean) {
@@ -141,7 +135,7 @@ describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
       // No headers come back before the body does, so the client can only be dropped from the server side.
       openStream(await serve(app), '/').catch(() => {});
       const signal = await started.promise;
-      server!.sockets[0]!.destroy();
+      testServer.server!.sockets[0]!.destroy();
       await whenAborted(signal);
       gate.resolve();
       await new Promise((resolve) => body.once('close', resolve));
@@ -515,7 +509,7 @@ describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
           await settle();
           expect(errors).toEqual([]);
           // The keep-alive connection survives: a timeout would have made Express destroy it.
-          expect(server!.sockets[0]!.destroyed).toBe(false);
+          expect(testServer.server!.sockets[0]!.destroyed).toBe(false);
         } finally {
           agent.destroy();
         }

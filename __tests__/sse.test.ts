@@ -6,7 +6,7 @@ import { openStream, type StreamClient } from './helpers/client.js';
 import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { createProducer } from './helpers/producer.js';
-import { listen, type TestServer } from './helpers/server.js';
+import { useTestServer } from './helpers/server.js';
 import { watchWarnings } from './helpers/warnings.js';
 
 type Event = SseEvent | string;
@@ -74,23 +74,17 @@ function trackedEvents() {
 }
 
 describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) => {
-  let server: TestServer | undefined;
+  const testServer = useTestServer();
+  const { serve } = testServer;
   let watcher: ReturnType<typeof watchProcess>;
 
   beforeEach(() => {
     watcher = watchProcess();
   });
 
-  afterEach(async () => {
+  afterEach(() => {
     watcher.stop();
-    await server?.close();
-    server = undefined;
   });
-
-  async function serve(app: Express): Promise<string> {
-    server = await listen(app);
-    return server.url;
-  }
 
   describe('when the handler returns its events', () => {
     it('sends status and headers before the first event, while the generator has yielded nothing', async () => {

@@ -28,3 +28,24 @@ export async function listen(app: RequestListener): Promise<TestServer> {
       }),
   };
 }
+
+/**
+ * For a `describe` block: `serve(app)` listens on an ephemeral loopback port and resolves with its
+ * base URL; the server (and its open connections) is closed after each test.
+ */
+export function useTestServer(): { serve(app: RequestListener): Promise<string>; readonly server: TestServer | undefined } {
+  let current: TestServer | undefined;
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    async serve(app) {
+      current = await listen(app);
+      return current.url;
+    },
+    get server() {
+      return current;
+    },
+  };
+}
