@@ -82,6 +82,44 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
     });
   });
 
+  describe('with small chunks produced in the same tick', () => {
+    function countWrites(writes: number[]): RequestHandler {
+      return (_req, res, next) => {
+        const write = res.write;
+        res.write = function countedWrite(this: Response, ...args: Parameters<typeof write>) {
+          writes.push(Buffer.byteLength(args[0] as string | Buffer));
+          return write.apply(this, args);
+        } as typeof write;
+        next();
+      };
+    }
+
+    it('coalesces them into one write, in order', async () => {
+      const app = createApp();
+      const writes: number[] = [];
+      app.get('/', countWrites(writes), asyncStream(async function* () {
+        yield 'a';
+        yield Buffer.from('b');
+        yield 'c';
+      }));
+      const client = await streamRequest(app, '/');
+      expect((await client.buffer()).toString()).toBe('abc');
+      expect(writes).toEqual([3]);
+      expect(client.headers['content-type']).toBe('text/html; charset=utf-8');
+    });
+
+    it('writes a batch as soon as it holds 16 KiB', async () => {
+      const app = createApp();
+      const writes: number[] = [];
+      app.get('/', countWrites(writes), asyncStream(function* () {
+        for (let i = 0; i < 2048; i++) yield 'sixteen bytes!!\n';
+      }));
+      const client = await streamRequest(app, '/');
+      expect((await client.buffer()).length).toBe(2048 * 16);
+      expect(writes).toEqual([16 * KiB, 16 * KiB]);
+    });
+  });
+
   describe('with chunks of every accepted kind', () => {
     it('sends their bytes in order, strings as UTF-8', async () => {
       const app = createApp();

@@ -153,7 +153,7 @@ describe('streamRequest(target, path, init?)', () => {
 
     it('is what breaking out of async iteration does', async () => {
       const { app, producer } = createTestApp();
-      producer.push('first', 'second');
+      producer.push('first');
       connection = await streamRequest(app, '/stream');
       for await (const chunk of connection) {
         expect(chunk.toString()).toBe('first');
