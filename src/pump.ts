@@ -43,22 +43,20 @@ class Pump {
         this.blocked = false;
         if (!this.batch.isEmpty) this.write(this.batch.take());
       }
-      const step = await this.pull(source);
+      let step: IteratorResult<unknown>;
+      try {
+        // Awaited only when the source answers with a promise: sync generators cost no microtask.
+        const next = source.next();
+        step = isPromiseLike(next) ? await next : next;
+      } catch (error) {
+        this.flush();
+        throw error;
+      }
       if (!session.isOpen) return;
       if (step.done) break;
       this.add(step.value, index);
     }
     this.end();
-  }
-
-  private async pull(source: ChunkSource): Promise<IteratorResult<unknown>> {
-    try {
-      const step = source.next();
-      return isPromiseLike(step) ? await step : step;
-    } catch (error) {
-      this.flush();
-      throw error;
-    }
   }
 
   private add(chunk: unknown, index: number): void {
