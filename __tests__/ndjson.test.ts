@@ -1,5 +1,5 @@
 import { currentSignal, ndjson, StreamTimeoutError, type NdjsonOptions } from '../src/index.js';
-import { recordErrors, watchProcess } from './helpers/app.js';
+import { recordErrors, useProcessWatch } from './helpers/app.js';
 import { openStream } from './helpers/client.js';
 import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
@@ -9,15 +9,7 @@ import { useTestServer } from './helpers/server.js';
 describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createApp) => {
   const testServer = useTestServer();
   const { serve } = testServer;
-  let watcher: ReturnType<typeof watchProcess>;
-
-  beforeEach(() => {
-    watcher = watchProcess();
-  });
-
-  afterEach(() => {
-    watcher.stop();
-  });
+  const watcher = useProcessWatch();
 
   describe('with serialisable values', () => {
     it('sends one JSON line per value, as each is produced', async () => {

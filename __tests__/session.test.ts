@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Readable } from 'node:stream';
 import type { ErrorRequestHandler } from 'express';
 import { asyncStream, currentSignal, makeResponse, StreamTimeoutError } from '../src/index.js';
-import { recordErrors, watchProcess } from './helpers/app.js';
+import { recordErrors, useProcessWatch } from './helpers/app.js';
 import { openStream } from './helpers/client.js';
 import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
@@ -14,15 +14,7 @@ import { watchWarnings } from './helpers/warnings.js';
 describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
   const testServer = useTestServer();
   const { serve } = testServer;
-  let watcher: ReturnType<typeof watchProcess>;
-
-  beforeEach(() => {
-    watcher = watchProcess();
-  });
-
-  afterEach(() => {
-    watcher.stop();
-  });
+  const watcher = useProcessWatch();
 
   describe('when the client disconnects mid-stream', () => {
     async function disconnectAfterFirstChunk(useSignal: boolean) {

@@ -1,7 +1,7 @@
 import compression from 'compression';
 import type { Express } from 'express';
 import { currentSignal, encodeEvent, lastEventId, sse, StreamTimeoutError, type SseEvent, type SseOptions } from '../src/index.js';
-import { recordErrors, watchProcess } from './helpers/app.js';
+import { recordErrors, useProcessWatch } from './helpers/app.js';
 import { openStream, type StreamClient } from './helpers/client.js';
 import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
@@ -76,15 +76,7 @@ function trackedEvents() {
 describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) => {
   const testServer = useTestServer();
   const { serve } = testServer;
-  let watcher: ReturnType<typeof watchProcess>;
-
-  beforeEach(() => {
-    watcher = watchProcess();
-  });
-
-  afterEach(() => {
-    watcher.stop();
-  });
+  const watcher = useProcessWatch();
 
   describe('when the handler returns its events', () => {
     it('sends status and headers before the first event, while the generator has yielded nothing', async () => {

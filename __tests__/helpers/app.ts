@@ -34,3 +34,26 @@ export function watchProcess(): { readonly unhandled: unknown[]; readonly logged
     },
   };
 }
+
+/**
+ * For a `describe` block: watches for unhandled rejections and `console.error` calls during each
+ * test (see {@link watchProcess}); read them through the returned object.
+ */
+export function useProcessWatch(): { readonly unhandled: unknown[]; readonly logged: unknown[][] } {
+  let current: ReturnType<typeof watchProcess> | undefined;
+  beforeEach(() => {
+    current = watchProcess();
+  });
+  afterEach(() => {
+    current?.stop();
+    current = undefined;
+  });
+  return {
+    get unhandled() {
+      return current!.unhandled;
+    },
+    get logged() {
+      return current!.logged;
+    },
+  };
+}
