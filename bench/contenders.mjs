@@ -1,82 +1,79 @@
-// The contenders: each serves GET /<workload> from workloads[workload].gen() on
-// 127.0.0.1:0 and resolves { url, close }.
+// The contenders of every workload but sse: each serves GET /<route> from
+// routes[route].gen(signal) on 127.0.0.1:0 and resolves { url, server, close }.
+// `signal` is the abort signal the contender hands to user code, where it has one
+// (only the idle generator uses it).
 import http from 'node:http';
-import { once } from 'node:events';
 import { Readable, pipeline } from 'node:stream';
+import { resourceWorkloads } from './resourceWorkloads.mjs';
+import { listenFastify, listenNode, serveHono } from './servers.mjs';
 import { workloads } from './workloads.mjs';
+import { writeLoop } from './writeLoop.mjs';
 
-const names = Object.keys(workloads);
-const listen = async (server) => {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
-};
+const routes = { ...workloads, ...resourceWorkloads };
+const names = Object.keys(routes);
 
 export const contenders = {
-  // The baseline: for await + res.write, awaiting 'drain' when write returns false.
+  // The baseline: for await + res.write, awaiting 'drain' when write returns false,
+  // with abort wiring (writeLoop.mjs).
   async 'hand-written'() {
-    const server = http.createServer(async (req, res) => {
-      const w = workloads[req.url.slice(1)];
-      if (!w) return res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      for await (const chunk of w.gen()) {
-        if (!res.write(chunk)) await once(res, 'drain');
-      }
-      res.end();
-    });
-    return listen(server);
+    return listenNode(
+      http.createServer((req, res) => {
+        const w = routes[req.url.slice(1)];
+        if (!w) return res.writeHead(404).end();
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        writeLoop(res, (signal) => w.gen(signal), (chunk) => chunk);
+      }),
+    );
   },
 
+  // No signal: a user would have to build one from res 'close' by hand.
   async 'express pipeline'() {
     const { default: express } = await import('express');
     const app = express();
     for (const name of names) {
       app.get(`/${name}`, (req, res) => {
         res.type('application/octet-stream');
-        pipeline(Readable.from(workloads[name].gen()), res, () => {});
+        pipeline(Readable.from(routes[name].gen()), res, () => {});
       });
     }
-    return listen(http.createServer(app));
+    return listenNode(http.createServer(app));
   },
 
+  // currentSignal(): the package hands its own signal to user code.
   async 'express asyncStream'() {
     const { default: express } = await import('express');
-    const { asyncStream } = await import('express-async-stream');
+    const { asyncStream, currentSignal } = await import('express-async-stream');
     const app = express();
-    for (const name of names) app.get(`/${name}`, asyncStream(workloads[name].gen));
-    return listen(http.createServer(app));
+    for (const name of names) app.get(`/${name}`, asyncStream(() => routes[name].gen(currentSignal())));
+    return listenNode(http.createServer(app));
   },
 
+  // No signal: stream() offers an onAbort callback, not a signal.
   async 'hono stream()'() {
     const { Hono } = await import('hono');
     const { stream } = await import('hono/streaming');
-    const { serve } = await import('@hono/node-server');
     const app = new Hono();
     for (const name of names) {
       app.get(`/${name}`, (c) => {
         c.header('content-type', 'application/octet-stream');
         return stream(c, async (s) => {
-          for await (const chunk of workloads[name].gen()) await s.write(chunk);
+          for await (const chunk of routes[name].gen()) await s.write(chunk);
         });
       });
     }
-    return new Promise((resolve) => {
-      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
-        resolve({ url: `http://127.0.0.1:${info.port}`, close: () => server.close() }),
-      );
-    });
+    return serveHono(app);
   },
 
+  // No signal: the stream is all Fastify is given.
   async 'fastify Readable'() {
     const { default: Fastify } = await import('fastify');
     const app = Fastify();
     for (const name of names) {
       app.get(`/${name}`, (req, reply) => {
         reply.type('application/octet-stream');
-        return reply.send(Readable.from(workloads[name].gen()));
+        return reply.send(Readable.from(routes[name].gen()));
       });
     }
-    const url = await app.listen({ port: 0, host: '127.0.0.1' });
-    return { url, close: () => app.close() };
+    return listenFastify(app);
   },
 };

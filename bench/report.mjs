@@ -1,8 +1,11 @@
-// The report: medians per workload × contender, ratios to the hand-written loop,
-// one Markdown table.
+// The report: medians over rounds, ratios to the hand-written baselines, and the
+// targets of issue 4 for this package, as two Markdown tables.
 import os from 'node:os';
 
 export const BASELINE = 'hand-written';
+export const SSE_BASELINE = 'hand-written SSE';
+const PACKAGE = 'express asyncStream';
+const PACKAGE_SSE = 'express sse()';
 
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -15,32 +18,95 @@ export const percentile = (xs, p) => {
 };
 
 const fmt = (x, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const ratio = (x, base) => (base ? `${(x / base).toFixed(2)}×` : '—');
+// No ratio to a baseline at or below `floor`: held memory comes out near zero (or below
+// its baseline), where a ratio is noise.
+const ratio = (x, base, floor = 0) => (base > floor ? `${(x / base).toFixed(2)}×` : '—');
+const kb = (bytes, digits = 1) => `${fmt(bytes / 1000, digits)} KB`;
+// Below this, heap held per stream is within the noise of a forced GC.
+const HELD_FLOOR = 500;
+const binary = (bytes) => (Math.abs(bytes) < 2 ** 20 ? `${fmt(bytes / 1024)} KiB` : `${fmt(bytes / 2 ** 20, 2)} MiB`);
+const mark = (ok) => (ok ? '✓' : '✗ miss');
+
+export function machineLine({ mode }) {
+  return `${new Date().toISOString()} · Node ${process.version} · ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}) · mode: ${mode}`;
+}
 
 /**
- * results[workload][contender] = per-round figures:
- *   big: MB/s, small: chunks/s, latency: { p50, p99 } (ms).
+ * throughput[workload][contender] = per-round figures: big MB/s, small chunks/s,
+ * sse events/s, latency { p50, p99 } ms. Rows of sse compare with SSE_BASELINE.
  */
-export function renderTable(results, { mode, rounds }) {
-  const header =
-    `${new Date().toISOString()} · Node ${process.version} · ${os.cpus().length} CPUs ` +
-    `(${os.cpus()[0]?.model ?? 'unknown'}) · mode: ${mode} · rounds: ${rounds} · medians over rounds`;
-  const rows = ['| workload | contender | figure | ratio to hand-written |', '| --- | --- | ---: | ---: |'];
-  for (const [workload, byContender] of Object.entries(results)) {
-    const base = byContender[BASELINE];
+export function renderThroughput(throughput, { rounds }) {
+  const rows = [
+    `Throughput and latency: ${rounds} round${rounds === 1 ? '' : 's'}, medians over rounds. MB = 10⁶ bytes. ` +
+      'sse rows: ratio to the hand-written SSE loop; each library with its default options (sse(): keep-alive 15 s).',
+    '',
+    '| workload | contender | figure | ratio to hand-written | target |',
+    '| --- | --- | ---: | ---: | --- |',
+  ];
+  for (const [workload, byContender] of Object.entries(throughput)) {
+    const base = byContender[workload === 'sse' ? SSE_BASELINE : BASELINE];
     for (const [contender, figures] of Object.entries(byContender)) {
       if (workload === 'latency') {
-        const p50 = median(figures.map((f) => f.p50));
-        const p99 = median(figures.map((f) => f.p99));
-        const b50 = base && median(base.map((f) => f.p50));
-        const b99 = base && median(base.map((f) => f.p99));
-        rows.push(`| latency | ${contender} | p50 ${fmt(p50, 2)} ms / p99 ${fmt(p99, 2)} ms | ${ratio(p50, b50)} / ${ratio(p99, b99)} |`);
-      } else {
-        const unit = workload === 'big' ? 'MB/s' : 'chunks/s';
-        const m = median(figures);
-        rows.push(`| ${workload} | ${contender} | ${fmt(m)} ${unit} | ${ratio(m, base && median(base))} |`);
+        const [p50, p99] = ['p50', 'p99'].map((p) => median(figures.map((f) => f[p])));
+        const [b50, b99] = ['p50', 'p99'].map((p) => median(base.map((f) => f[p])));
+        rows.push(`| latency | ${contender} | p50 ${fmt(p50, 2)} ms / p99 ${fmt(p99, 2)} ms | ${ratio(p50, b50)} / ${ratio(p99, b99)} | |`);
+        continue;
       }
+      const unit = { big: 'MB/s', small: 'chunks/s', sse: 'events/s' }[workload];
+      const m = median(figures);
+      const r = m / median(base);
+      const target = workload === 'sse' && contender === PACKAGE_SSE ? `≥ 3× hand-written SSE: ${mark(r >= 3)}` : '';
+      rows.push(`| ${workload} | ${contender} | ${fmt(m)} ${unit} | ${ratio(m, median(base))} | ${target} |`);
     }
   }
-  return `${header}\n\n${rows.join('\n')}\n`;
+  return rows.join('\n');
+}
+
+/** The resource figures of one contender: medians over rounds of each field. */
+function medians(rounds) {
+  const out = {};
+  for (const workload of ['idle', 'disconnect', 'slow']) {
+    out[workload] = {};
+    for (const key of Object.keys(rounds[workload][0])) {
+      out[workload][key] = median(rounds[workload].map((r) => Number(r[key])));
+    }
+  }
+  return out;
+}
+
+/**
+ * resources[contender] = { idle: [...], disconnect: [...], slow: [...] }, per-round
+ * figures from resourceRuns.mjs. Cells: figure (ratio to hand-written); the targets
+ * row and the marks apply to express asyncStream.
+ */
+export function renderResources(resources, { rounds, throughputRounds, idleStreams, slowWindowMs }) {
+  const m = Object.fromEntries(Object.entries(resources).map(([c, r]) => [c, medians(r)]));
+  const base = m[BASELINE];
+  const rows = [
+    `Resources: ${rounds} round${rounds === 1 ? '' : 's'}${rounds < throughputRounds ? ' (fewer than throughput, for time)' : ''}, medians over rounds; idle: ${fmt(idleStreams)} streams; ` +
+      `disconnect: ${base.disconnect.streams} streams; slow reader: ${fmt(slowWindowMs / 1000, 1)} s at 1 MB/s. ` +
+      'KB = 1,000 bytes. Figure (ratio to hand-written).',
+    '',
+    '| contender | idle: heap / stream | idle: RSS / stream | idle: heap held after leave / stream | idle: finally ran after leave | ' +
+      'disconnect: finally ≤ 1 s | disconnect: chunks after drop, max / mean | slow reader: Buffers held | slow reader: chunks ahead; of which in kernel socket buffers |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| *target for ${PACKAGE}* | ≤ 10 KB | | ≤ 1 KB | | ${base.disconnect.streams}/${base.disconnect.streams} | max ≤ 1 | ≤ 1 MiB | ≤ hand-written + 4 |`,
+  ];
+  for (const [contender, { idle, disconnect, slow }] of Object.entries(m)) {
+    const is = contender === PACKAGE ? (ok) => ` ${mark(ok)}` : () => '';
+    const cells = [
+      `${kb(idle.heap)} (${ratio(idle.heap, base.idle.heap)})${is(idle.heap <= 10_000)}`,
+      `${kb(idle.rss)} (${ratio(idle.rss, base.idle.rss)})`,
+      `${kb(idle.held, 2)} (${ratio(idle.held, base.idle.held, HELD_FLOOR)})${is(idle.held <= 1000)}`,
+      `${fmt(idle.finished)}/${fmt(idle.streams)} (${ratio(idle.finished, base.idle.finished)})`,
+      `${disconnect.finished}/${disconnect.streams} (${ratio(disconnect.finished, base.disconnect.finished)})${is(disconnect.finished === disconnect.streams)}`,
+      `${fmt(disconnect.afterMax)} / ${fmt(disconnect.afterMean, 2)} (${ratio(disconnect.afterMax, base.disconnect.afterMax)} / ` +
+        `${ratio(disconnect.afterMean, base.disconnect.afterMean)})${is(disconnect.afterMax <= 1)}`,
+      `${binary(slow.held)} (${ratio(slow.held, base.slow.held)})${is(slow.held <= 2 ** 20)}`,
+      `${fmt(slow.ahead)}${slow.capped ? ' (cap hit)' : ''} (${ratio(slow.ahead, base.slow.ahead)})${is(slow.ahead <= base.slow.ahead + 4)}` +
+        (Number.isNaN(slow.inKernel) ? '' : `; ${fmt(slow.inKernel)} in the kernel`),
+    ];
+    rows.push(`| ${contender} | ${cells.join(' | ')} |`);
+  }
+  return rows.join('\n');
 }

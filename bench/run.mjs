@@ -1,52 +1,95 @@
-// The runner: `node bench/run.mjs [--quick]`. Interleaves the contenders
-// (A B C … per round, order rotated each round); each contender's server runs in
-// its own child process, the throughput client runs here, the latency client in
-// the child. Prints the table and writes bench/RESULTS.md.
-import { fork } from 'node:child_process';
-import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+// The runner: `node bench/run.mjs [--quick]`. Each contender's server runs in its
+// own child process (child.mjs), forked afresh for every contender × round, and
+// for every resource workload too, so that no figure inherits another's heap.
+// Contenders are interleaved (A B C … per round, order rotated each round). Every
+// child gets one warm-up request before the measured ones. Prints the tables and
+// writes bench/RESULTS.md (--quick: bench/scratch/RESULTS.quick.md).
+import { mkdir, writeFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { startChild } from './childProcess.mjs';
 import { contenders } from './contenders.mjs';
+import { machineLine, percentile, renderResources, renderThroughput } from './report.mjs';
+import { measureDisconnect, measureIdle, measureSlow } from './resourceRuns.mjs';
+import { IDLE } from './resourceWorkloads.mjs';
+import { sseContenders } from './sseContenders.mjs';
+import { runSse, sseWorkloads } from './sseWorkload.mjs';
 import { runThroughput, workloads } from './workloads.mjs';
-import { percentile, renderTable } from './report.mjs';
 
 const quick = process.argv.includes('--quick');
-const rounds = quick ? 2 : 5;
-const names = Object.keys(contenders);
-const results = { big: {}, small: {}, latency: {} };
-for (const w of Object.keys(results)) for (const c of names) results[w][c] = [];
+// --quick checks that the harness works, in under a minute: fewer rounds, fewer idle
+// streams, a shorter slow-reader window. Its figures are not comparable with a full run's.
+const plan = quick
+  ? { mode: 'quick', rounds: 1, resourceRounds: 1, idleStreams: 500, slowWindowMs: 1000 }
+  : { mode: 'full', rounds: 5, resourceRounds: 5, idleStreams: IDLE.streams, slowWindowMs: 3000 };
+const octet = Object.keys(contenders);
+const sse = Object.keys(sseContenders);
+const t0 = performance.now();
 
-const child = (name) => fork(fileURLToPath(new URL('./child.mjs', import.meta.url)), [name], { stdio: 'inherit' });
-const nextMessage = async (proc) => {
-  const [msg] = await Promise.race([
-    once(proc, 'message'),
-    once(proc, 'exit').then(([code]) => { throw new Error(`child exited with ${code}`); }),
-  ]);
-  if (msg.error) throw new Error(msg.error);
-  return msg;
-};
+const rotated = (names, round) => names.map((_, i) => names[(i + round) % names.length]);
+const table = (rows, cols) => Object.fromEntries(rows.map((r) => [r, Object.fromEntries(cols.map((c) => [c, []]))]));
+const log = (line) => console.error(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${line}`);
 
-for (let round = 0; round < rounds; round++) {
-  const order = names.map((_, i) => names[(i + round) % names.length]);
-  for (const name of order) {
-    const proc = child(name);
-    try {
-      const { url } = await nextMessage(proc);
-      const big = await runThroughput(url, 'big');
-      results.big[name].push(big.bytes / 1e6 / (big.ms / 1000));
-      const small = await runThroughput(url, 'small');
-      results.small[name].push(workloads.small.chunks / (small.ms / 1000));
-      proc.send({ cmd: 'latency' });
-      const { delays } = await nextMessage(proc);
-      results.latency[name].push({ p50: percentile(delays, 50), p99: percentile(delays, 99) });
-      console.error(`round ${round + 1}/${rounds} ${name}: big ${big.ms.toFixed(0)} ms, small ${small.ms.toFixed(0)} ms`);
-    } finally {
-      proc.send({ cmd: 'stop' });
-      await once(proc, 'exit');
-    }
+/** Forks the child, warms it up, runs `measure(child)`, always stops it. */
+async function withChild(set, name, options, measure) {
+  const child = await startChild(set, name, options);
+  try {
+    if (set === 'sse') await runSse(child.url, 'sse-warmup');
+    else await runThroughput(child.url, 'warmup');
+    return await measure(child);
+  } finally {
+    await child.stop();
   }
 }
 
-const table = renderTable(results, { mode: quick ? 'quick' : 'full', rounds });
-console.log(table);
-await writeFile(new URL('./RESULTS.md', import.meta.url), `# Benchmark results\n\n${table}`);
+const throughput = { ...table(['big', 'small', 'latency'], octet), ...table(['sse'], sse) };
+for (let round = 0; round < plan.rounds; round++) {
+  for (const name of rotated(octet, round)) {
+    await withChild('octet', name, {}, async (child) => {
+      const big = await runThroughput(child.url, 'big');
+      throughput.big[name].push(big.bytes / 1e6 / (big.ms / 1000));
+      const small = await runThroughput(child.url, 'small');
+      throughput.small[name].push(workloads.small.chunks / (small.ms / 1000));
+      const { delays } = await child.ask({ cmd: 'latency' });
+      throughput.latency[name].push({ p50: percentile(delays, 50), p99: percentile(delays, 99) });
+      log(`round ${round + 1}/${plan.rounds} ${name}: big ${big.ms.toFixed(0)} ms, small ${small.ms.toFixed(0)} ms`);
+    });
+  }
+  for (const name of rotated(sse, round)) {
+    await withChild('sse', name, {}, async (child) => {
+      const { ms, events } = await runSse(child.url, 'sse');
+      throughput.sse[name].push(events / (ms / 1000));
+      log(`round ${round + 1}/${plan.rounds} ${name}: sse ${ms.toFixed(0)} ms`);
+    });
+  }
+}
+
+const resources = Object.fromEntries(octet.map((name) => [name, { idle: [], disconnect: [], slow: [] }]));
+const measures = {
+  idle: (child) => measureIdle(child, plan.idleStreams),
+  disconnect: (child) => measureDisconnect(child),
+  slow: (child) => measureSlow(child, plan.slowWindowMs),
+};
+for (let round = 0; round < plan.resourceRounds; round++) {
+  for (const name of rotated(octet, round)) {
+    for (const [workload, measure] of Object.entries(measures)) {
+      const figures = await withChild('octet', name, { gc: true }, measure);
+      resources[name][workload].push(figures);
+    }
+    const { idle, disconnect, slow } = resources[name];
+    log(
+      `resources round ${round + 1}/${plan.resourceRounds} ${name}: idle ${(idle.at(-1).heap / 1000).toFixed(1)} KB/stream, ` +
+        `disconnect finally ${disconnect.at(-1).finished}/${disconnect.at(-1).streams}, slow ahead ${slow.at(-1).ahead}`,
+    );
+  }
+}
+
+const wallS = (performance.now() - t0) / 1000;
+const output =
+  `${machineLine(plan)} · wall time ${wallS.toFixed(0)} s\n\n` +
+  `${renderThroughput(throughput, plan)}\n\n${renderResources(resources, { ...plan, rounds: plan.resourceRounds, throughputRounds: plan.rounds })}\n`;
+console.log(output);
+const file = quick ? new URL('./scratch/RESULTS.quick.md', import.meta.url) : new URL('./RESULTS.md', import.meta.url);
+// bench/scratch is gitignored, and may not exist in a fresh clone.
+if (quick) await mkdir(new URL('./scratch/', import.meta.url), { recursive: true });
+await writeFile(file, `# Benchmark results\n\n${output}`);
+console.error(`written to ${file.pathname}`);

@@ -1,5 +1,7 @@
-// The workloads: one generator per workload, shared by every contender, and the
-// client that reads a response, discards it and counts bytes.
+// The throughput workloads: one generator per workload, shared by every contender,
+// and the client that reads a response, discards it and counts bytes. A generator
+// is called with the contender's abort signal, if it has one; these never wait long,
+// so they ignore it (resourceWorkloads.mjs has one that uses it).
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +16,15 @@ export const LATENCY_GAP_MS = 20;
 export const yieldTimes = [];
 
 export const workloads = {
+  // Not measured: each child's first request, so that no measured one runs cold
+  // (lazy module loading, JIT, the HTTP parser pool).
+  warmup: {
+    chunks: 1000,
+    bytes: 1000 * SMALL_CHUNK.length,
+    async *gen() {
+      for (let i = 0; i < 1000; i++) yield SMALL_CHUNK;
+    },
+  },
   big: {
     chunks: 8192,
     bytes: 8192 * BIG_CHUNK.length, // 512 MiB
