@@ -306,6 +306,28 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
       expect(errors[0]).toBeInstanceOf(TypeError);
       expect((errors[0] as Error).message).toContain('sse(): event 1: `id` must not contain CR, LF or NUL');
     });
+
+    it.each([
+      ['with errorEvent: true', { errorEvent: true }, 'data: fine\n\nevent: error\ndata: Internal Server Error\n\n'],
+      ['by default', {}, 'data: fine\n\n'],
+    ])('does the same for a sync generator that throws, %s', async (_name, options, expected) => {
+      const app = createApp();
+      let finallyRan = 0;
+      app.get('/', sse(function* () {
+        try {
+          yield 'fine';
+          throw new Error('sync failure');
+        } finally {
+          finallyRan++;
+        }
+      }, options));
+      const errors = recordErrors(app);
+      const client = await openStream(await serve(app), '/');
+      expect((await client.rest()).toString()).toBe(expected);
+      expect(await client.outcome).toBe('aborted');
+      expect(finallyRan).toBe(1);
+      expect((errors as Error[]).map((error) => error.message)).toEqual(['sync failure']);
+    });
   });
 
   describe('when the client disconnects', () => {
@@ -435,10 +457,11 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
       client.pause();
       await untilStalled(writes);
       const writesWhenStalled = writes.length;
-      // The pump waits for 'drain' and no keep-alive is even scheduled meanwhile.
-      expect(jest.getTimerCount()).toBe(0);
+      // The pump waits for 'drain' and pulls nothing: the keep-alive timer, counting from the
+      // last pull, fires once with nobody waiting, writes nothing, and is not re-armed.
       await jest.advanceTimersByTimeAsync(10_000);
       await settle();
+      expect(jest.getTimerCount()).toBe(0);
       expect(writes.length).toBe(writesWhenStalled);
       expect(writes.every((chunk) => chunk === `data: ${big}\n\n`)).toBe(true);
       stop = true;

@@ -47,19 +47,25 @@ export function encodeEvent(event: SseEvent | string): string {
   return formatEvent(event, 'encodeEvent()');
 }
 
-/** {@link encodeEvent}, with `where` naming the caller (and the event's position) in error messages. */
-export function formatEvent(event: unknown, where: string): string {
+/**
+ * Names the caller (and the event's position) in error messages; a function when building the
+ * name would cost something on every event.
+ */
+export type Where = string | (() => string);
+
+/** {@link encodeEvent}, with `where` naming the caller in error messages. */
+export function formatEvent(event: unknown, where: Where): string {
   if (typeof event === 'string') return `${fieldLines('data', event)}\n`;
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
     throw new TypeError(
-      `${where}: an event must be a string or an object with data, event, id, retry or comment, but received ` +
+      `${at(where)}: an event must be a string or an object with data, event, id, retry or comment, but received ` +
         `${describeValue(event)}. To send a value as JSON, use { data: value }.`,
     );
   }
   const { comment, event: type, id, retry, data } = event as SseEvent;
-  if ([comment, type, id, retry, data].every((field) => field === undefined)) {
+  if (comment === undefined && type === undefined && id === undefined && retry === undefined && data === undefined) {
     throw new TypeError(
-      `${where}: the event ${describeValue(event)} has none of data, event, id, retry or comment, so there ` +
+      `${at(where)}: the event ${describeValue(event)} has none of data, event, id, retry or comment, so there ` +
         'is nothing to send. To send a value as JSON, use { data: value }.',
     );
   }
@@ -80,75 +86,80 @@ function field(name: string, value: string): string {
 
 /** One `name: line` per line of `value`: a trailing line break gives an empty last line, so it survives. */
 function fieldLines(name: string, value: string): string {
+  if (!hasLineBreak.test(value)) return `${field(name, value)}\n`;
   return value
     .split(lineBreak)
     .map((line) => `${field(name, line)}\n`)
     .join('');
 }
 
-function commentLines(comment: unknown, where: string): string {
+function commentLines(comment: unknown, where: Where): string {
   if (typeof comment !== 'string') throw fieldTypeError('comment', 'a string', comment, where);
   // §9.2.6: a line that starts with a colon is ignored.
   return fieldLines('', comment);
 }
 
-function eventType(type: unknown, where: string): string {
+function eventType(type: unknown, where: Where): string {
   if (typeof type !== 'string') throw fieldTypeError('event', 'a string', type, where);
   if (hasLineBreak.test(type)) {
     throw new TypeError(
-      `${where}: \`event\` must not contain CR or LF (a line break would end the field), but received ` +
+      `${at(where)}: \`event\` must not contain CR or LF (a line break would end the field), but received ` +
         `${describeValue(type)}. Use a single-line event name.`,
     );
   }
   return type;
 }
 
-function eventId(id: unknown, where: string): string {
+function eventId(id: unknown, where: Where): string {
   if (typeof id === 'number' && Number.isFinite(id)) return String(id);
   if (typeof id !== 'string') throw fieldTypeError('id', 'a string or a finite number', id, where);
   // §9.2.6: an id containing NULL is ignored by the browser; a line break would end the field.
   if (hasLineBreakOrNul.test(id)) {
     throw new TypeError(
-      `${where}: \`id\` must not contain CR, LF or NUL (the browser would cut or ignore it), but received ` +
+      `${at(where)}: \`id\` must not contain CR, LF or NUL (the browser would cut or ignore it), but received ` +
         `${describeValue(id)}. Use a single-line id without NUL characters.`,
     );
   }
   return id;
 }
 
-function retryDelay(retry: unknown, where: string): string {
+function retryDelay(retry: unknown, where: Where): string {
   if (typeof retry !== 'number') throw fieldTypeError('retry', 'a number of milliseconds', retry, where);
   // §9.2.6: the browser applies `retry` only when it is made of ASCII digits.
   if (!Number.isSafeInteger(retry) || retry < 0) {
     throw new RangeError(
-      `${where}: \`retry\` must be a non-negative integer number of milliseconds, but received ` +
+      `${at(where)}: \`retry\` must be a non-negative integer number of milliseconds, but received ` +
         `${describeValue(retry)}. Round it, e.g. Math.round(ms).`,
     );
   }
   return String(retry);
 }
 
-function dataText(data: unknown, where: string): string {
+function dataText(data: unknown, where: Where): string {
   if (typeof data === 'string') return data;
   let json: string | undefined;
   try {
     json = JSON.stringify(data);
   } catch (error) {
     throw new TypeError(
-      `${where}: \`data\` is ${describeValue(data)}, which JSON.stringify() cannot serialise ` +
+      `${at(where)}: \`data\` is ${describeValue(data)}, which JSON.stringify() cannot serialise ` +
         `(${(error as Error).message}). Send a string, or a JSON-serialisable value.`,
       { cause: error },
     );
   }
   if (json === undefined) {
     throw new TypeError(
-      `${where}: \`data\` is ${describeValue(data)}, which JSON.stringify() turns into nothing. ` +
+      `${at(where)}: \`data\` is ${describeValue(data)}, which JSON.stringify() turns into nothing. ` +
         'Send a string, or a JSON-serialisable value.',
     );
   }
   return json;
 }
 
-function fieldTypeError(name: string, expected: string, value: unknown, where: string): TypeError {
-  return new TypeError(`${where}: \`${name}\` must be ${expected}, but received ${describeValue(value)}.`);
+function at(where: Where): string {
+  return typeof where === 'string' ? where : where();
+}
+
+function fieldTypeError(name: string, expected: string, value: unknown, where: Where): TypeError {
+  return new TypeError(`${at(where)}: \`${name}\` must be ${expected}, but received ${describeValue(value)}.`);
 }

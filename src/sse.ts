@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { asyncStream } from './asyncStream.js';
-import { currentSignal } from './context.js';
 import { describeValue } from './describe.js';
 import type { SseEvent } from './encodeEvent.js';
 import { createEventStream, resolveEventStreamConfig, type EventStreamConfig } from './eventStream.js';
@@ -97,7 +96,10 @@ export function sse<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
   options: SseOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
   if (typeof handler !== 'function') {
-    throw new TypeError(`sse(handler) expects a function or a generator function, but received ${describeValue(handler)}.`);
+    throw new TypeError(
+      `sse(handler) expects a function or a generator function, but received ${describeValue(handler)}. ` +
+        'Pass the function itself: sse(events), not sse(events()).',
+    );
   }
   const config = resolveSseOptions(options);
   return asyncStream<P, ReqBody, ReqQuery>(
@@ -105,7 +107,7 @@ export function sse<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
       const events = await callValuesHandler(handler, req, res, next, 'sse()', 'events (objects or strings)');
       if ('passThrough' in events) return events.passThrough;
       openEventStream(res);
-      return createEventStream(events.source, config, currentSignal());
+      return createEventStream(events.source, config);
     },
     { timeout: config.timeout },
   );
@@ -130,7 +132,10 @@ export function lastEventId(req: Pick<IncomingMessage, 'headers'>): string | und
 
 function resolveSseOptions(options: unknown): SseConfig {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`sse(handler, options): options must be an object, but received ${describeValue(options)}.`);
+    throw new TypeError(
+      `sse(handler, options): options must be an object, but received ${describeValue(options)}. ` +
+        'Pass them by name, e.g. sse(handler, { keepAlive: 30_000 }).',
+    );
   }
   const { keepAlive, timeout, errorEvent } = options as SseOptions;
   return {
