@@ -7,6 +7,7 @@ import {
   fromReadableStream,
   isReadable,
   isReadableStream,
+  sourceOfBody,
   type ChunkSource,
 } from './source.js';
 
@@ -28,11 +29,15 @@ export function resolveBody(body: unknown, where: string): ResolvedBody {
   if (typeof body === 'string') return { kind: 'whole', value: body };
   if (typeof body !== 'object' || body === null) throw bodyTypeError(body, where);
   if (body instanceof Uint8Array) return { kind: 'whole', value: toBuffer(body) };
+  const source = sourceOfBody(body);
+  if (source !== undefined) return { kind: 'stream', source };
   if (isReadable(body)) return { kind: 'stream', source: fromReadable(body) };
   if (isReadableStream(body)) return { kind: 'stream', source: fromReadableStream(body) };
   if (Symbol.asyncIterator in body) return { kind: 'stream', source: fromAsyncIterable(body as AsyncIterable<unknown>) };
-  if (Array.isArray(body) || isPlainObject(body)) return { kind: 'whole', value: body as JsonBody };
+  if (Array.isArray(body)) return { kind: 'whole', value: body as JsonBody };
+  // Before the plain-object check: an object literal with a [Symbol.iterator] method streams.
   if (Symbol.iterator in body) return { kind: 'stream', source: fromIterable(body as Iterable<unknown>) };
+  if (isPlainObject(body)) return { kind: 'whole', value: body as JsonBody };
   throw bodyTypeError(body, where);
 }
 
@@ -40,7 +45,9 @@ export function resolveBody(body: unknown, where: string): ResolvedBody {
 export function discardBody(body: unknown): void {
   if (typeof body !== 'object' || body === null) return;
   try {
-    if (isReadable(body)) body.destroy();
+    const source = sourceOfBody(body);
+    if (source !== undefined) source.cancel(undefined);
+    else if (isReadable(body)) body.destroy();
     else if (isReadableStream(body)) {
       if (!body.locked) body.cancel().catch(() => {});
     } else if (typeof (body as Generator).return === 'function') {

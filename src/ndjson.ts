@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { asyncStream, type AsyncStreamOptions } from './asyncStream.js';
 import { describeValue } from './describe.js';
-import type { ChunkSource } from './source.js';
+import { asSourceBody } from './source.js';
 import { resolveTimeout } from './timeout.js';
 import { callValuesHandler } from './valuesHandler.js';
 
@@ -60,10 +60,16 @@ export function ndjson<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
   options: NdjsonOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
   if (typeof handler !== 'function') {
-    throw new TypeError(`ndjson(handler) expects a function or a generator function, but received ${describeValue(handler)}.`);
+    throw new TypeError(
+      `ndjson(handler) expects a function or a generator function, but received ${describeValue(handler)}. ` +
+        'Pass the function itself: ndjson(rows), not ndjson(rows()).',
+    );
   }
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`ndjson(handler, options): options must be an object, but received ${describeValue(options)}.`);
+    throw new TypeError(
+      `ndjson(handler, options): options must be an object, but received ${describeValue(options)}. ` +
+        'Pass them by name, e.g. ndjson(handler, { timeout: 30_000 }).',
+    );
   }
   const timeout = resolveTimeout(options.timeout, 'ndjson(): `timeout`');
   return asyncStream<P, ReqBody, ReqQuery>(
@@ -73,32 +79,11 @@ export function ndjson<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
       if (!res.headersSent && res.getHeader('Content-Type') === undefined) {
         res.setHeader('Content-Type', 'application/x-ndjson');
       }
-      return encodeLines(values.source);
+      // The pump turns each value into its line: no promise per value on top of the source's own.
+      return asSourceBody({ ...values.source, encode: toLine });
     },
     { timeout },
   );
-}
-
-/**
- * One line per value of `source`. A plain iterator rather than a generator, so that `return()`
- * closes `source` even before the first line (a HEAD request, a client gone meanwhile).
- */
-function encodeLines(source: ChunkSource): AsyncIterableIterator<string> {
-  let index = 0;
-  return {
-    async next() {
-      const step = await source.next();
-      if (step.done) return { done: true, value: undefined };
-      return { done: false, value: toLine(step.value, index++) };
-    },
-    async return() {
-      source.cancel(undefined);
-      return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
 }
 
 function toLine(value: unknown, index: number): string {

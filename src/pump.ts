@@ -28,6 +28,10 @@ class Pump {
   private started = false;
   private blocked = false;
   private flushScheduled = false;
+  /** Waiting for the source to answer: when a heartbeat may be written. */
+  private waiting = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private heartbeatQuiet = false;
 
   constructor(
     private readonly session: StreamSession,
@@ -35,7 +39,16 @@ class Pump {
   ) {}
 
   async run(source: ChunkSource): Promise<void> {
+    try {
+      await this.pull(source);
+    } finally {
+      clearTimeout(this.heartbeat);
+    }
+  }
+
+  private async pull(source: ChunkSource): Promise<void> {
     const { session } = this;
+    const { encode } = source;
     for (let index = 0; ; index++) {
       while (this.blocked) {
         await session.drained();
@@ -43,20 +56,71 @@ class Pump {
         this.blocked = false;
         if (!this.batch.isEmpty) this.write(this.batch.take());
       }
-      let step: IteratorResult<unknown>;
+      let chunk: unknown;
       try {
         // Awaited only when the source answers with a promise: sync generators cost no microtask.
-        const next = source.next();
-        step = isPromiseLike(next) ? await next : next;
+        let step = source.next();
+        if (isPromiseLike(step)) {
+          this.startWaiting(source);
+          step = await step;
+          this.waiting = false;
+        }
+        if (!session.isOpen) return;
+        if (step.done) break;
+        chunk = encode === undefined ? step.value : encode(step.value, index);
       } catch (error) {
-        this.flush();
-        throw error;
+        this.waiting = false;
+        this.failWith(source, error);
       }
-      if (!session.isOpen) return;
-      if (step.done) break;
-      this.add(step.value, index);
+      this.add(chunk, index);
     }
     this.end();
+  }
+
+  /** Writes what the batch holds and the source's last words, then rethrows `error`. */
+  private failWith(source: ChunkSource, error: unknown): never {
+    if (this.session.isOpen && source.lastWords !== undefined) {
+      const last = source.lastWords(error);
+      if (last !== undefined) this.add(last, -1);
+    }
+    this.flush();
+    throw error;
+  }
+
+  /**
+   * Marks the pump as waiting for the source, and makes sure its heartbeat (if any) is counting:
+   * a heartbeat goes out once `every` ms pass with nothing written while the pump waits.
+   */
+  private startWaiting(source: ChunkSource): void {
+    this.waiting = true;
+    const { heartbeat } = source;
+    if (heartbeat === undefined) return;
+    if (this.heartbeat === undefined) {
+      this.heartbeat = setTimeout(() => this.onHeartbeatDue(heartbeat.chunk), heartbeat.every);
+      // Like the idle timer: the server's socket, not this timer, keeps the process alive.
+      this.heartbeat.unref();
+    } else if (this.heartbeatQuiet) {
+      this.heartbeatQuiet = false;
+      this.heartbeat.refresh();
+    }
+  }
+
+  // One timer per stream, restarted by each write rather than at each wait: a wait starts in the
+  // same tick as the write of the chunk before it, and a refresh per batch is cheaper than one
+  // per value.
+  private onHeartbeatDue(chunk: Chunk): void {
+    if (!this.waiting || !this.session.isOpen) {
+      // Nobody waits (the pump waits for 'drain'): quiet until the next wait restarts it.
+      this.heartbeatQuiet = true;
+      return;
+    }
+    if (this.blocked) {
+      // After a write the socket refused, none until the pump has seen it drain.
+      this.heartbeat!.refresh();
+      return;
+    }
+    this.add(chunk, -1);
+    this.flush();
   }
 
   private add(chunk: unknown, index: number): void {
@@ -93,6 +157,10 @@ class Pump {
   private write(chunk: Chunk): void {
     if (!this.session.res.write(chunk)) this.blocked = true;
     this.session.recordWrite();
+    if (this.heartbeat !== undefined) {
+      this.heartbeat.refresh();
+      this.heartbeatQuiet = false;
+    }
   }
 
   private end(): void {
@@ -102,12 +170,15 @@ class Pump {
   }
 
   /**
-   * Sends the status and headers with the first chunk, even while that chunk waits in the batch:
-   * from then on they are fixed, whatever the producer does before the batch is written.
+   * Fixes the status and headers at the first chunk, even while that chunk waits in the batch:
+   * whatever the producer does before the batch is written, they no longer change. They go out
+   * with the first write; not with `res.flushHeaders()`, which sends a head on its own as UTF-8,
+   * where a head sent with a chunk (or by `res.send`) is Latin-1, as header values are.
    */
   private start(firstChunk: Chunk): void {
     this.started = true;
-    commitHead(this.session.res, this.response, firstChunk);
-    if (!this.session.res.headersSent) this.session.res.flushHeaders();
+    const { res } = this.session;
+    commitHead(res, this.response, firstChunk);
+    if (!res.headersSent) res.writeHead(res.statusCode);
   }
 }

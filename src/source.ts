@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { Chunk } from './response.js';
 
 /**
  * A pull-based view of any streamed body. `next()` may answer synchronously (sync generators),
@@ -11,6 +12,33 @@ export interface ChunkSource {
    * `ReadableStream`. Never throws; errors raised while closing are not the client's concern.
    */
   cancel(reason: unknown): void;
+  /**
+   * Turns the `index`th value into the chunk to write (an `sse` event, an `ndjson` line); without
+   * it, values are chunks. Done by the pump, so a values stream costs no promise of its own.
+   *
+   * @throws TypeError naming the value when it cannot be encoded.
+   */
+  readonly encode?: ((value: unknown, index: number) => Chunk) | undefined;
+  /** A chunk the pump writes whenever `every` ms pass while it waits for a value (`sse` keep-alives). */
+  readonly heartbeat?: { readonly every: number; readonly chunk: Chunk } | undefined;
+  /** The last chunk to write when the values fail after the stream started (`sse` error events). */
+  readonly lastWords?: ((error: unknown) => Chunk | undefined) | undefined;
+}
+
+// Marks a body that is already a source (what `sse` and `ndjson` hand to asyncStream). Not
+// Symbol.for: only this copy of the package makes such bodies, and only for itself.
+const sourceKey = Symbol('express-async-stream.source');
+
+/** A body object that asyncStream streams from `source` as it is. */
+export type SourceBody = { readonly [sourceKey]: ChunkSource };
+
+export function asSourceBody(source: ChunkSource): SourceBody {
+  return { [sourceKey]: source };
+}
+
+/** The source of a body made by {@link asSourceBody}, else `undefined`. */
+export function sourceOfBody(body: object): ChunkSource | undefined {
+  return (body as Partial<SourceBody>)[sourceKey];
 }
 
 const ignore = (): void => {};

@@ -3,7 +3,8 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { asyncStream } from './asyncStream.js';
 import { describeValue } from './describe.js';
 import type { SseEvent } from './encodeEvent.js';
-import { createEventStream, resolveEventStreamConfig, type EventStreamConfig } from './eventStream.js';
+import { createEventSource, resolveEventStreamConfig, type EventStreamConfig } from './eventStream.js';
+import { asSourceBody } from './source.js';
 import { resolveTimeout, type Timeout } from './timeout.js';
 import { callValuesHandler } from './valuesHandler.js';
 
@@ -107,7 +108,7 @@ export function sse<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
       const events = await callValuesHandler(handler, req, res, next, 'sse()', 'events (objects or strings)');
       if ('passThrough' in events) return events.passThrough;
       openEventStream(res);
-      return createEventStream(events.source, config);
+      return asSourceBody(createEventSource(events.source, config));
     },
     { timeout: config.timeout },
   );
