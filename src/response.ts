@@ -62,7 +62,7 @@ export class StreamResponse {
 
   /**
    * The status to send, or `undefined` to keep `res.statusCode` (200 unless the handler set one).
-   * An integer from 100 to 599; anything else throws a `TypeError` at assignment.
+   * An integer from 200 to 599; anything else (a 1xx status included) throws a `TypeError` at assignment.
    */
   get status(): number | undefined {
     return this.statusCode;
@@ -102,7 +102,7 @@ function assertHeaders(value: unknown, where: string): asserts value is HeadersI
   if (!isHeadersInput(value)) {
     throw new TypeError(
       `${where}: headers must be a plain object, a Headers instance or an array of [name, value] pairs, ` +
-        `but received ${describeValue(value)}.`,
+        `but received ${describeValue(value)}. For a Map, use Object.fromEntries(map).`,
     );
   }
   toHeaderEntries(value, where);
@@ -113,7 +113,7 @@ function assertHeaders(value: unknown, where: string): asserts value is HeadersI
  * status, headers or idle timeout of one response.
  *
  * @param body - what to send (see {@link StreamBody}), or a promise of it.
- * @param status - HTTP status, an integer from 100 to 599. Default: `res.statusCode` (200).
+ * @param status - HTTP status, an integer from 200 to 599. Default: `res.statusCode` (200).
  * @param headers - headers that replace those set with `res.set()`.
  * @throws TypeError when `status` or `headers` is invalid.
  * @example

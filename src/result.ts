@@ -35,7 +35,7 @@ export function toStreamResponse(result: unknown, where: string): StreamResponse
   if (result.length === 3 && isStatus(second) && isHeadersInput(third)) {
     return new StreamResponse(body as BodyInput, second, third, where);
   }
-  throw new TypeError(`${where}: the handler returned ${describeTuple(result)}. ${tupleShapes}, where status is an integer from 100 to 599 and headers a plain object, a Headers instance or an array of [name, value] pairs. To send a JSON array, return [array, 200].`);
+  throw new TypeError(`${where}: the handler returned ${describeTuple(result)}. ${tupleShapes}, where status is an integer from 200 to 599 and headers a plain object, a Headers instance or an array of [name, value] pairs. To send a JSON array, return [array, 200].`);
 }
 
 function describeTuple(tuple: unknown[]): string {
