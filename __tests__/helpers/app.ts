@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, Express } from 'express';
+import { nodeProcess } from './warnings.js';
 
 /**
  * Appends an error handler that records every error passed to `next(err)` and hands it on to
@@ -14,14 +15,18 @@ export function recordErrors(app: Express): unknown[] {
   return errors;
 }
 
-/** Collects unhandled rejections and `console.error` calls until `stop()`. */
+/**
+ * Collects unhandled rejections and `console.error` calls until `stop()`. Listens on Node's own
+ * process object: jest's copy of `process` never receives `'unhandledRejection'`.
+ */
 export function watchProcess(): { readonly unhandled: unknown[]; readonly logged: unknown[][]; stop(): void } {
   const unhandled: unknown[] = [];
   const logged: unknown[][] = [];
+  const target = nodeProcess();
   const onUnhandled = (reason: unknown): void => {
     unhandled.push(reason);
   };
-  process.on('unhandledRejection', onUnhandled);
+  target.on('unhandledRejection', onUnhandled);
   const consoleError = jest.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
     logged.push(args);
   });
@@ -29,7 +34,7 @@ export function watchProcess(): { readonly unhandled: unknown[]; readonly logged
     unhandled,
     logged,
     stop() {
-      process.off('unhandledRejection', onUnhandled);
+      target.off('unhandledRejection', onUnhandled);
       consoleError.mockRestore();
     },
   };

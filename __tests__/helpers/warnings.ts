@@ -5,7 +5,7 @@ import vm from 'node:vm';
  * own, so the warnings Node emits (`MaxListenersExceededWarning`…) never reach `process.on` in a
  * test; the process of the main context does receive them.
  */
-function nodeProcess(): NodeJS.Process {
+export function nodeProcess(): NodeJS.Process {
   return vm.runInThisContext('process') as NodeJS.Process;
 }
 
