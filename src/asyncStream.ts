@@ -62,11 +62,15 @@ export function asyncStream<P = ParamsDictionary, ReqBody = any, ReqQuery = Quer
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
   if (typeof handler !== 'function') {
     throw new TypeError(
-      `asyncStream(handler) expects a function or a generator function, but received ${describeValue(handler)}.`,
+      `asyncStream(handler) expects a function or a generator function, but received ${describeValue(handler)}. ` +
+        'Pass the function itself: asyncStream(rows), not asyncStream(rows()).',
     );
   }
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`asyncStream(handler, options): options must be an object, but received ${describeValue(options)}.`);
+    throw new TypeError(
+      `asyncStream(handler, options): options must be an object, but received ${describeValue(options)}. ` +
+        'Pass them by name, e.g. asyncStream(handler, { timeout: 30_000 }).',
+    );
   }
   const routeTimeout = resolveTimeout(options.timeout, 'asyncStream(): `timeout`');
   return function asyncStreamHandler(req, res, next) {

@@ -72,16 +72,26 @@ export function createEventSource(source: ChunkSource, config: EventStreamConfig
 function errorFrame(errorEvent: EventStreamConfig['errorEvent'], error: unknown): string | undefined {
   if (errorEvent === false) return undefined;
   if (errorEvent === true) return ERROR_FRAME;
+  let event: unknown;
   try {
-    return formatEvent(errorEvent(error), 'sse(): the event returned by `errorEvent`');
+    event = errorEvent(error);
   } catch (failure) {
-    process.emitWarning(
-      `sse(): \`errorEvent\` threw ${describeError(failure)}, so no error event was sent before the stream was ` +
-        'closed. Make it return an event object or a string.',
-      'AsyncStreamWarning',
-    );
-    return undefined;
+    return warnNoErrorEvent(`threw ${describeError(failure)}`);
   }
+  try {
+    return formatEvent(event, 'sse(): the event returned by `errorEvent`');
+  } catch (failure) {
+    return warnNoErrorEvent(`returned an event that cannot be sent (${(failure as Error).message})`);
+  }
+}
+
+function warnNoErrorEvent(what: string): undefined {
+  process.emitWarning(
+    `sse(): \`errorEvent\` ${what}, so no error event was sent before the stream was closed. ` +
+      'Make it return an event object or a string.',
+    'AsyncStreamWarning',
+  );
+  return undefined;
 }
 
 function describeError(error: unknown): string {
