@@ -19,8 +19,8 @@ const MAX_BATCH = 16 * 1024;
  * @throws TypeError for a chunk that is not a string or bytes, and whatever the source throws;
  *   chunks produced before either are written first.
  */
-export async function pump(session: StreamSession, source: ChunkSource, response: StreamResponse): Promise<void> {
-  await new Pump(session, response).run(source);
+export function pump(session: StreamSession, source: ChunkSource, response: StreamResponse): Promise<void> {
+  return new Pump(session, response).run(source);
 }
 
 class Pump {
@@ -39,42 +39,38 @@ class Pump {
   ) {}
 
   async run(source: ChunkSource): Promise<void> {
+    const { session } = this;
+    const { encode } = source;
     try {
-      await this.pull(source);
+      for (let index = 0; ; index++) {
+        while (this.blocked) {
+          await session.drained();
+          if (!session.isOpen) return;
+          this.blocked = false;
+          if (!this.batch.isEmpty) this.write(this.batch.take());
+        }
+        let chunk: unknown;
+        try {
+          // Awaited only when the source answers with a promise: sync generators cost no microtask.
+          let step = source.next();
+          if (isPromiseLike(step)) {
+            this.startWaiting(source);
+            step = await step;
+            this.waiting = false;
+          }
+          if (!session.isOpen) return;
+          if (step.done) break;
+          chunk = encode === undefined ? step.value : encode(step.value, index);
+        } catch (error) {
+          this.waiting = false;
+          this.failWith(source, error);
+        }
+        this.add(chunk, index);
+      }
+      this.end();
     } finally {
       clearTimeout(this.heartbeat);
     }
-  }
-
-  private async pull(source: ChunkSource): Promise<void> {
-    const { session } = this;
-    const { encode } = source;
-    for (let index = 0; ; index++) {
-      while (this.blocked) {
-        await session.drained();
-        if (!session.isOpen) return;
-        this.blocked = false;
-        if (!this.batch.isEmpty) this.write(this.batch.take());
-      }
-      let chunk: unknown;
-      try {
-        // Awaited only when the source answers with a promise: sync generators cost no microtask.
-        let step = source.next();
-        if (isPromiseLike(step)) {
-          this.startWaiting(source);
-          step = await step;
-          this.waiting = false;
-        }
-        if (!session.isOpen) return;
-        if (step.done) break;
-        chunk = encode === undefined ? step.value : encode(step.value, index);
-      } catch (error) {
-        this.waiting = false;
-        this.failWith(source, error);
-      }
-      this.add(chunk, index);
-    }
-    this.end();
   }
 
   /** Writes what the batch holds and the source's last words, then rethrows `error`. */
