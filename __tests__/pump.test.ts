@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { RequestHandler, Response } from 'express';
-import { asyncStream } from '../src/index.js';
+import { asyncStream, currentResponse } from '../src/index.js';
 import { recordErrors } from './helpers/app.js';
 import { ResponseAbortedError, streamRequest } from '../src/testing/index.js';
 import { deferred } from './helpers/deferred.js';
@@ -51,6 +51,45 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
         const following = log.slice(i + 1).find((entry) => entry === 'pull' || entry === 'drain');
         if (following !== undefined) expect(`${following} after write:full #${i}`).toBe(`drain after write:full #${i}`);
       }
+    });
+
+    it("sees a 'drain' that comes while it waits for the body, after a refused end-of-tick write", async () => {
+      const app = createApp();
+      const piece = Buffer.alloc(8 * KiB, 'z');
+      const socketFull = deferred();
+      const drainedOnServer = deferred();
+      const producer = createProducer<Buffer>();
+      let flooded = 0;
+      app.get(
+        '/',
+        asyncStream(
+          async function* () {
+            const res = currentResponse();
+            // Pieces a turn apart, each under the 16 KiB batch: each is written at the end of its
+            // tick, while the pump waits for this generator, until the socket refuses one.
+            while (!res.writableNeedDrain) {
+              yield piece;
+              flooded++;
+              await new Promise((resolve) => setImmediate(resolve));
+            }
+            res.once('drain', () => drainedOnServer.resolve());
+            socketFull.resolve();
+            yield* producer.generate();
+          },
+          { timeout: null },
+        ),
+      );
+      const client = await streamRequest(app, '/');
+      client.pause();
+      await socketFull.promise;
+      client.resume();
+      // The client reads the backlog; the 'drain' comes while the pump still waits for a value.
+      await drainedOnServer.promise;
+      producer.push(Buffer.from('after the drain'));
+      producer.end();
+      const body = await client.buffer();
+      expect(body.length).toBe(flooded * piece.length + 'after the drain'.length);
+      expect(body.subarray(-'after the drain'.length).toString()).toBe('after the drain');
     });
 
     it('holds a producer back to a bounded lead over a slow reader', async () => {

@@ -458,7 +458,7 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
       await untilStalled(writes);
       const writesWhenStalled = writes.length;
       // The pump waits for 'drain' and pulls nothing: the keep-alive timer, counting from the
-      // last pull, fires once with nobody waiting, writes nothing, and is not re-armed.
+      // last write, fires once with nobody waiting, writes nothing, and is not re-armed.
       await jest.advanceTimersByTimeAsync(10_000);
       await settle();
       expect(jest.getTimerCount()).toBe(0);
@@ -489,6 +489,38 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
       await settle();
       expect(jest.getTimerCount()).toBe(0);
       expect(errors).toEqual([]);
+    });
+  });
+
+  describe('after the socket refused a write made while waiting for an event', () => {
+    it("sends keep-alives and events again once the client catches up (the 'drain' is not lost)", async () => {
+      const app = createApp();
+      const piece = 'x'.repeat(8 * 1024);
+      const socketFull = deferred();
+      const drainedOnServer = deferred();
+      const producer = createProducer<Event>();
+      app.get('/', sse(async function* (_req, res) {
+        // Events a turn apart: each is written at the end of its tick, while the pump waits for
+        // this generator, until the socket refuses one.
+        while (!res.writableNeedDrain) {
+          yield piece;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        res.once('drain', () => drainedOnServer.resolve());
+        socketFull.resolve();
+        yield* producer.generate();
+      }, { keepAlive: 50 }));
+      const client = await openStream(await serve(app), '/');
+      client.pause();
+      await socketFull.promise;
+      client.resume();
+      await drainedOnServer.promise;
+      // Real timers: a keep-alive is due 50 ms into the silence; reading waits for it, however late.
+      await readUntil(client, ': keep-alive\n\n');
+      producer.push('after the drain');
+      await readUntil(client, 'data: after the drain\n\n');
+      producer.end();
+      expect(await client.outcome).toBe('complete');
     });
   });
 

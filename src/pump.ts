@@ -1,6 +1,7 @@
 import { ChunkBatch } from './chunkBatch.js';
 import { chunkTypeError, isChunk } from './chunk.js';
 import { commitHead } from './head.js';
+import { Heartbeat } from './heartbeat.js';
 import type { Chunk, StreamResponse } from './response.js';
 import type { StreamSession } from './session.js';
 import { isPromiseLike, type ChunkSource } from './source.js';
@@ -20,26 +21,33 @@ const MAX_BATCH = 16 * 1024;
  *   chunks produced before either are written first.
  */
 export function pump(session: StreamSession, source: ChunkSource, response: StreamResponse): Promise<void> {
-  return new Pump(session, response).run(source);
+  return new Pump(session, source, response).run();
 }
+
+/** The position reported for chunks the pump adds itself (heartbeats, last words): never invalid. */
+const OWN_CHUNK = -1;
 
 class Pump {
   private readonly batch = new ChunkBatch();
   private started = false;
+  /** A write was refused: nothing more is pulled (or written by a heartbeat) until 'drain'. */
   private blocked = false;
   private flushScheduled = false;
   /** Waiting for the source to answer: when a heartbeat may be written. */
   private waiting = false;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private heartbeatQuiet = false;
+  private readonly heartbeat: Heartbeat | undefined;
 
   constructor(
     private readonly session: StreamSession,
+    private readonly source: ChunkSource,
     private readonly response: StreamResponse,
-  ) {}
+  ) {
+    const { heartbeat } = source;
+    if (heartbeat !== undefined) this.heartbeat = new Heartbeat(heartbeat.every, () => this.beat(heartbeat.chunk));
+  }
 
-  async run(source: ChunkSource): Promise<void> {
-    const { session } = this;
+  async run(): Promise<void> {
+    const { session, source } = this;
     const { encode } = source;
     try {
       for (let index = 0; ; index++) {
@@ -54,69 +62,59 @@ class Pump {
           // Awaited only when the source answers with a promise: sync generators cost no microtask.
           let step = source.next();
           if (isPromiseLike(step)) {
-            this.startWaiting(source);
-            step = await step;
-            this.waiting = false;
+            this.waiting = true;
+            this.heartbeat?.wait();
+            try {
+              step = await step;
+            } finally {
+              this.waiting = false;
+            }
           }
           if (!session.isOpen) return;
           if (step.done) break;
           chunk = encode === undefined ? step.value : encode(step.value, index);
         } catch (error) {
-          this.waiting = false;
-          this.failWith(source, error);
+          this.failWith(error);
         }
         this.add(chunk, index);
       }
       this.end();
     } finally {
-      clearTimeout(this.heartbeat);
+      this.heartbeat?.clear();
     }
   }
 
-  /** Writes what the batch holds and the source's last words, then rethrows `error`. */
-  private failWith(source: ChunkSource, error: unknown): never {
-    if (this.session.isOpen && source.lastWords !== undefined) {
-      const last = source.lastWords(error);
-      if (last !== undefined) this.add(last, -1);
+  /** Writes what the batch holds and, once the stream has started, the source's last words; rethrows `error`. */
+  private failWith(error: unknown): never {
+    const { lastWords } = this.source;
+    if (lastWords !== undefined && this.session.isOpen && this.session.res.headersSent) {
+      try {
+        const last = lastWords(error);
+        if (last !== undefined) this.add(last, OWN_CHUNK);
+      } catch {
+        // `error` is the failure to report; last words are a courtesy to the client.
+      }
     }
     this.flush();
     throw error;
   }
 
-  /**
-   * Marks the pump as waiting for the source, and makes sure its heartbeat (if any) is counting:
-   * a heartbeat goes out once `every` ms pass with nothing written while the pump waits.
-   */
-  private startWaiting(source: ChunkSource): void {
-    this.waiting = true;
-    const { heartbeat } = source;
-    if (heartbeat === undefined) return;
-    if (this.heartbeat === undefined) {
-      this.heartbeat = setTimeout(() => this.onHeartbeatDue(heartbeat.chunk), heartbeat.every);
-      // Like the idle timer: the server's socket, not this timer, keeps the process alive.
-      this.heartbeat.unref();
-    } else if (this.heartbeatQuiet) {
-      this.heartbeatQuiet = false;
-      this.heartbeat.refresh();
+  /** The heartbeat is due: writes its chunk if the pump waits for the source. Returns whether to keep counting. */
+  private beat(chunk: Chunk): boolean {
+    // Nobody waits (the pump waits for 'drain', or is done): quiet until the next wait.
+    if (!this.waiting || !this.session.isOpen) return false;
+    // The socket still holds a refused write: try again a period later.
+    if (!this.session.isDrained) return true;
+    this.blocked = false;
+    try {
+      this.add(chunk, OWN_CHUNK);
+      this.flush();
+    } catch (error) {
+      // In a timer callback: thrown, it would take the process down.
+      this.session.fail(error);
+      return false;
     }
-  }
-
-  // One timer per stream, restarted by each write rather than at each wait: a wait starts in the
-  // same tick as the write of the chunk before it, and a refresh per batch is cheaper than one
-  // per value.
-  private onHeartbeatDue(chunk: Chunk): void {
-    if (!this.waiting || !this.session.isOpen) {
-      // Nobody waits (the pump waits for 'drain'): quiet until the next wait restarts it.
-      this.heartbeatQuiet = true;
-      return;
-    }
-    if (this.blocked) {
-      // After a write the socket refused, none until the pump has seen it drain.
-      this.heartbeat!.refresh();
-      return;
-    }
-    this.add(chunk, -1);
-    this.flush();
+    return true;
   }
 
   private add(chunk: unknown, index: number): void {
@@ -151,12 +149,12 @@ class Pump {
   }
 
   private write(chunk: Chunk): void {
-    if (!this.session.res.write(chunk)) this.blocked = true;
-    this.session.recordWrite();
-    if (this.heartbeat !== undefined) {
-      this.heartbeat.refresh();
-      this.heartbeatQuiet = false;
+    if (!this.session.res.write(chunk)) {
+      this.blocked = true;
+      this.session.expectDrain();
     }
+    this.session.recordWrite();
+    this.heartbeat?.touch();
   }
 
   private end(): void {

@@ -24,6 +24,7 @@ export class StreamSession {
   private source: ChunkSource | undefined;
   private resolveDrain: (() => void) | undefined;
   private listensForDrain = false;
+  private awaitingDrain = false;
   private passedOn = false;
   private readonly restoreSocketTimeout: (apply: boolean) => void;
   private readonly shouldFlush: boolean;
@@ -84,14 +85,28 @@ export class StreamSession {
     this.timer.touch();
   }
 
-  /** Resolves on `'drain'`, or at once when the stream is abandoned meanwhile. */
-  drained(): Promise<void> {
+  /**
+   * Records a write the socket refused: from now on, `'drain'` is awaited. Listening starts here,
+   * not when the pump gets round to waiting, so that a `'drain'` in between is not lost.
+   */
+  expectDrain(): void {
+    this.awaitingDrain = true;
     // One listener for the whole response, not one per wait: `compression` forwards 'drain'
     // listeners to its zlib stream, where removing them from `res` would not reach.
     if (!this.listensForDrain) {
       this.listensForDrain = true;
       this.res.on('drain', this.onDrain);
     }
+  }
+
+  /** False from a refused write until its `'drain'`. */
+  get isDrained(): boolean {
+    return !this.awaitingDrain;
+  }
+
+  /** Resolves on `'drain'` (at once if it already came), or when the stream is abandoned meanwhile. */
+  drained(): Promise<void> {
+    if (!this.awaitingDrain || !this.isOpen) return Promise.resolve();
     return new Promise((resolve) => {
       this.resolveDrain = resolve;
     });
@@ -145,6 +160,7 @@ export class StreamSession {
   }
 
   private readonly onDrain = (): void => {
+    this.awaitingDrain = false;
     const resolve = this.resolveDrain;
     this.resolveDrain = undefined;
     resolve?.();
