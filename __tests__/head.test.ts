@@ -335,6 +335,18 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
       expect(calls.return).toBe(1);
     });
 
+    it.each([204, 205, 304])('treats a streamed body with status %i as HEAD: headers only, body closed unpulled', async (status) => {
+      const { iterable, calls, returned } = createCountingIterable();
+      const response = await fetchWith(() => [iterable, status, { 'X-Head': 'yes' }]);
+      await within(returned, "the body's return()");
+      expect(response.status).toBe(status);
+      expect(response.headers['x-head']).toBe('yes');
+      expect(response.headers).not.toHaveProperty('content-type');
+      expect(response.body).toBe('');
+      expect(response.outcome).toBe('complete');
+      expect(calls).toEqual({ next: 0, return: 1 });
+    });
+
     describe('to a generator-function handler', () => {
       /** A generator function whose generators count return() calls, through their prototype. */
       function createCountingGeneratorFunction() {

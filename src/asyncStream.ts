@@ -99,8 +99,11 @@ async function respond(session: StreamSession, handler: AsyncStreamHandler, rout
     unsent = undefined;
     if (body.kind === 'whole') return sendWhole(session, response, body.value);
     session.attach(body.source);
-    // RFC 9110 §9.3.2: HEAD gets the headers GET would, without content, so the body is never pulled.
-    if (req.method === 'HEAD') return endHead(session, response, body.source);
+    // RFC 9110 §9.3.2: HEAD gets the headers GET would, without content; and 204, 205 and 304
+    // responses have none (§15.3.5, §15.3.6, §15.4.5). The body is never pulled, only closed.
+    if (req.method === 'HEAD' || isBodiless(response.status ?? res.statusCode)) {
+      return endHead(session, response, body.source);
+    }
     await pump(session, body.source, response);
   } catch (error) {
     discardResult(unsent);
@@ -108,8 +111,11 @@ async function respond(session: StreamSession, handler: AsyncStreamHandler, rout
   }
 }
 
+// Built once: the app setting is read (and validated) on every request.
+const APP_SETTING = `app.set('${TIMEOUT_SETTING}')`;
+
 function appTimeout(req: Request): Timeout {
-  const setting = resolveTimeout(req.app.get(TIMEOUT_SETTING), `app.set('${TIMEOUT_SETTING}')`);
+  const setting = resolveTimeout(req.app.get(TIMEOUT_SETTING), APP_SETTING);
   return setting === undefined ? DEFAULT_TIMEOUT : setting;
 }
 
@@ -119,6 +125,10 @@ function sendWhole(session: StreamSession, response: StreamResponse, value: stri
   session.release();
   if (typeof value === 'string' || Buffer.isBuffer(value)) res.send(value);
   else res.json(value);
+}
+
+function isBodiless(status: number): boolean {
+  return status === 204 || status === 205 || status === 304;
 }
 
 function endHead(session: StreamSession, response: StreamResponse, source: ChunkSource): void {
