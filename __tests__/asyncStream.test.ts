@@ -303,7 +303,7 @@ describe('makeResponse(body, status?, headers?)', () => {
   });
 
   it.each<[string, () => unknown, ErrorConstructor, string]>([
-    ['a status out of range', () => makeResponse('x', 1000), TypeError, 'makeResponse(): status must be an integer from 100 to 599, but received number (1000)'],
+    ['a status out of range', () => makeResponse('x', 1000), TypeError, 'makeResponse(): status must be an integer from 200 to 599, but received number (1000)'],
     ['headers that are a string', () => makeResponse('x', 200, 'h' as never), TypeError, 'headers must be a plain object, a Headers instance or an array of [name, value] pairs'],
     ['a pair that is not a pair', () => makeResponse('x', 200, [['a']] as never), TypeError, 'headers[0] must be a [name, value] pair'],
     ['a header value that is an object', () => makeResponse('x', 200, { 'X-A': {} as never }), TypeError, 'header "X-A" must be a string, a number or an array of strings'],

@@ -322,7 +322,7 @@ const definitionRows: CallRow[] = [
   },
 ];
 
-const STATUS_RANGE = 'status must be an integer from 100 to 599, but received';
+const STATUS_RANGE = 'status must be an integer from 200 to 599, but received';
 const STATUS_FIX = 'Pass a number such as 200 or 404';
 const INFORMATIONAL = 'is informational (1xx), which cannot end a response';
 const INFORMATIONAL_FIX = 'Use a status from 200 to 599';

@@ -5,7 +5,7 @@ import type { Timeout } from './timeout.js';
 
 /** How an event stream behaves: resolved `sse()` options. */
 export interface EventStreamConfig {
-  /** Milliseconds of waiting for an event before a keep-alive comment, or `null` for none. */
+  /** Milliseconds with nothing written, while waiting for an event, before a keep-alive comment; `null` for none. */
   readonly keepAlive: Timeout;
   /** `false`, `true` (a fixed error event) or a function mapping the error to the event to send. */
   readonly errorEvent: boolean | ((error: unknown) => SseEvent | string);
@@ -55,8 +55,8 @@ function resolveKeepAlive(value: unknown): Timeout {
 /**
  * The source of the `text/event-stream` body that `sse()` hands to asyncStream: the events of
  * `source`, encoded by the pump as they come, with a keep-alive comment whenever `keepAlive` ms
- * pass while it waits for one (so none while a slow client holds the stream back), and the error
- * event (if configured) when the events fail.
+ * pass with nothing written while it waits for one (so none while a slow client holds the stream
+ * back), and the error event (if configured) when the events fail.
  */
 export function createEventSource(source: ChunkSource, config: EventStreamConfig): ChunkSource {
   const { keepAlive, errorEvent } = config;
@@ -69,8 +69,7 @@ export function createEventSource(source: ChunkSource, config: EventStreamConfig
   };
 }
 
-function errorFrame(errorEvent: EventStreamConfig['errorEvent'], error: unknown): string | undefined {
-  if (errorEvent === false) return undefined;
+function errorFrame(errorEvent: true | ((error: unknown) => unknown), error: unknown): string | undefined {
   if (errorEvent === true) return ERROR_FRAME;
   let event: unknown;
   try {

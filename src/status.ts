@@ -18,8 +18,9 @@ export function assertStatus(value: unknown, where: string): asserts value is nu
         '103 Early Hints, call res.writeEarlyHints() in the handler.',
     );
   }
+  const convert = typeof value === 'string' ? '; convert a string first with Number(status)' : '';
   throw new TypeError(
-    `${where}: status must be an integer from 100 to 599, but received ${describeValue(value)}. ` +
-      'Pass a number such as 200 or 404; convert a string first with Number(status).',
+    `${where}: status must be an integer from 200 to 599, but received ${describeValue(value)}. ` +
+      `Pass a number such as 200 or 404${convert}.`,
   );
 }

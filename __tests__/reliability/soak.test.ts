@@ -25,11 +25,11 @@ const CHUNK = 512;
 const BODY_BYTES = CHUNKS * CHUNK;
 /**
  * Heap growth allowed between the reading after WARM_UP responses and the one at the end, after
- * GC: 1 MiB for 3,000 responses, 350 B each. One response holds several KiB of heap (request,
- * response, session, generator), so keeping any part of them alive would exceed it several times
- * over; what is left is the creep described at WARM_UP (measured 0.1 to 0.35 MiB here).
+ * GC: 1.5 MiB for 3,000 responses, 525 B each (over 4x the 0.1 to 0.35 MiB measured here, the
+ * creep described at WARM_UP). One response holds several KiB of heap (request, response,
+ * session, generator), so keeping any part of them alive would exceed it several times over.
  */
-const MAX_GROWTH = 1024 * KiB;
+const MAX_GROWTH = 1536 * KiB;
 
 describe(`asyncStream() over ${MAX_SOCKETS} keep-alive connections, ${RESPONSES} responses in a row`, () => {
   it(
