@@ -26,6 +26,20 @@ export const contenders = {
     );
   },
 
+  // The same loop inside an Express route: what Express itself costs per request (its
+  // req/res decoration, router), to tell it apart from what asyncStream adds.
+  async 'express hand-written'() {
+    const { default: express } = await import('express');
+    const app = express();
+    for (const name of names) {
+      app.get(`/${name}`, (req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        writeLoop(res, (signal) => routes[name].gen(signal), (chunk) => chunk);
+      });
+    }
+    return listenNode(http.createServer(app));
+  },
+
   // No signal: a user would have to build one from res 'close' by hand.
   async 'express pipeline'() {
     const { default: express } = await import('express');
