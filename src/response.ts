@@ -12,8 +12,9 @@ export type JsonBody = { readonly [key: string]: unknown } | readonly unknown[];
 
 /**
  * What a handler may send. Streams: async iterables (async generators), sync iterables other
- * than arrays (sync generators), Node `Readable`, web `ReadableStream`. Sent in one piece with a
- * `Content-Length`: `string`, `Buffer`/`Uint8Array`, a plain object or array (as JSON).
+ * than arrays (sync generators, and plain objects with a `[Symbol.iterator]` method), Node
+ * `Readable`, web `ReadableStream`. Sent in one piece with a `Content-Length`: `string`,
+ * `Buffer`/`Uint8Array`, any other plain object or an array (as JSON).
  */
 export type StreamBody =
   | AsyncIterable<Chunk>

@@ -21,18 +21,18 @@ type Query = Request['query'];
  */
 export interface SseOptions {
   /**
-   * Milliseconds without an event after which a keep-alive comment (`: keep-alive`) is sent, so
-   * that proxies do not drop the idle connection (WHATWG HTML §9.2.7 suggests about 15 s). Counted
-   * only while the stream waits for the next event, never while a slow client holds it back.
-   * `null` (or `Infinity`) sends none.
+   * Milliseconds with nothing written after which a keep-alive comment (`: keep-alive`) is sent
+   * while the stream waits for the next event, so that proxies do not drop the idle connection
+   * (WHATWG HTML §9.2.7 suggests about 15 s). Every write restarts the count, the comment included;
+   * none is sent while a slow client holds the stream back. `null` (or `Infinity`) sends none.
    *
    * @default 15_000
    */
   readonly keepAlive?: number | null | undefined;
   /**
    * Idle timeout in milliseconds, as in `asyncStream`: the stream is abandoned when nothing is
-   * written for this long. Keep-alive comments count as writes, so with keep-alives on it only
-   * catches a client that stopped reading. `null` switches it off; the app's
+   * written for this long. Keep-alive comments count as writes, so with a `keepAlive` shorter than
+   * it, it only catches a client that stopped reading. `null` switches it off; the app's
    * `stream timeout` setting does not apply to SSE routes.
    *
    * @default null
@@ -42,7 +42,8 @@ export interface SseOptions {
    * What to send when the events fail after the stream has started. `false` closes the connection
    * (the browser reconnects); `true` first sends `event: error` with the fixed data
    * `Internal Server Error`, never the error's message; a function maps the error to the event to
-   * send. The error goes to `next(err)` in every case.
+   * send. The error goes to `next(err)` in every case. If that function throws, or returns an
+   * event that cannot be encoded, no error event is sent and an `AsyncStreamWarning` is emitted.
    *
    * @default false
    */
