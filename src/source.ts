@@ -6,12 +6,14 @@ import type { Chunk } from './response.js';
  * which spares the pump a promise per chunk.
  */
 export interface ChunkSource {
-  next(): IteratorResult<unknown> | Promise<IteratorResult<unknown>>;
+  // Function properties, not methods: they use no `this`, so `sse` and `ndjson` copy them into a
+  // source of their own with `{ ...source, encode }`.
+  readonly next: () => IteratorResult<unknown> | Promise<IteratorResult<unknown>>;
   /**
    * Stops the producer: runs a generator's `finally`, destroys a `Readable`, cancels a
    * `ReadableStream`. Never throws; errors raised while closing are not the client's concern.
    */
-  cancel(reason: unknown): void;
+  readonly cancel: (reason: unknown) => void;
   /**
    * Turns the `index`th value into the chunk to write (an `sse` event, an `ndjson` line); without
    * it, values are chunks. Done by the pump, so a values stream costs no promise of its own.

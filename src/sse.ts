@@ -3,7 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { asyncStream } from './asyncStream.js';
 import { describeValue } from './describe.js';
 import type { SseEvent } from './encodeEvent.js';
-import { createEventSource, resolveEventStreamConfig, type EventStreamConfig } from './eventStream.js';
+import { createSseSource, resolveSseSourceConfig, type SseSourceConfig } from './sseSource.js';
 import { asSourceBody } from './source.js';
 import { resolveTimeout, type Timeout } from './timeout.js';
 import { callValuesHandler } from './valuesHandler.js';
@@ -70,7 +70,7 @@ export type SseHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = 
   next: NextFunction,
 ) => SseEvents | undefined | void | PromiseLike<SseEvents | undefined | void>;
 
-interface SseConfig extends EventStreamConfig {
+interface SseConfig extends SseSourceConfig {
   readonly timeout: Timeout;
 }
 
@@ -109,7 +109,7 @@ export function sse<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
       const events = await callValuesHandler(handler, req, res, next, 'sse()', 'events (objects or strings)');
       if ('passThrough' in events) return events.passThrough;
       openEventStream(res);
-      return asSourceBody(createEventSource(events.source, config));
+      return asSourceBody(createSseSource(events.source, config));
     },
     { timeout: config.timeout },
   );
@@ -141,7 +141,7 @@ function resolveSseOptions(options: unknown): SseConfig {
   }
   const { keepAlive, timeout, errorEvent } = options as SseOptions;
   return {
-    ...resolveEventStreamConfig(keepAlive, errorEvent),
+    ...resolveSseSourceConfig(keepAlive, errorEvent),
     timeout: resolveTimeout(timeout, 'sse(): `timeout`') ?? null,
   };
 }

@@ -4,7 +4,7 @@ import type { ChunkSource } from './source.js';
 import type { Timeout } from './timeout.js';
 
 /** How an event stream behaves: resolved `sse()` options. */
-export interface EventStreamConfig {
+export interface SseSourceConfig {
   /** Milliseconds with nothing written, while waiting for an event, before a keep-alive comment; `null` for none. */
   readonly keepAlive: Timeout;
   /** `false`, `true` (a fixed error event) or a function mapping the error to the event to send. */
@@ -23,7 +23,7 @@ const MAX_DELAY = 2 ** 31 - 1;
  *
  * @throws TypeError or RangeError naming the option.
  */
-export function resolveEventStreamConfig(keepAlive: unknown, errorEvent: unknown): EventStreamConfig {
+export function resolveSseSourceConfig(keepAlive: unknown, errorEvent: unknown): SseSourceConfig {
   if (errorEvent !== undefined && typeof errorEvent !== 'boolean' && typeof errorEvent !== 'function') {
     throw new TypeError(
       `sse(): \`errorEvent\` must be a boolean or a function (error) => event, but received ${describeValue(errorEvent)}.`,
@@ -31,7 +31,7 @@ export function resolveEventStreamConfig(keepAlive: unknown, errorEvent: unknown
   }
   return {
     keepAlive: resolveKeepAlive(keepAlive),
-    errorEvent: (errorEvent ?? false) as EventStreamConfig['errorEvent'],
+    errorEvent: (errorEvent ?? false) as SseSourceConfig['errorEvent'],
   };
 }
 
@@ -58,11 +58,10 @@ function resolveKeepAlive(value: unknown): Timeout {
  * pass with nothing written while it waits for one (so none while a slow client holds the stream
  * back), and the error event (if configured) when the events fail.
  */
-export function createEventSource(source: ChunkSource, config: EventStreamConfig): ChunkSource {
+export function createSseSource(source: ChunkSource, config: SseSourceConfig): ChunkSource {
   const { keepAlive, errorEvent } = config;
   return {
-    next: source.next,
-    cancel: source.cancel,
+    ...source,
     encode: (event, index) => formatEvent(event, () => `sse(): event ${index}`),
     heartbeat: keepAlive === null ? undefined : { every: keepAlive, chunk: KEEP_ALIVE_FRAME },
     lastWords: errorEvent === false ? undefined : (error) => errorFrame(errorEvent, error),
