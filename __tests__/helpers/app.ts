@@ -16,6 +16,20 @@ export function recordErrors(app: Express): unknown[] {
 }
 
 /**
+ * Like {@link recordErrors}, but keyed by request URL (`req.originalUrl`), so that an error is
+ * attributed to the request that caused it when one app serves many. Call after the routes.
+ */
+export function recordErrorsByUrl(app: Express): Map<string, unknown[]> {
+  const errors = new Map<string, unknown[]>();
+  const record: ErrorRequestHandler = (error, req, _res, next) => {
+    errors.set(req.originalUrl, [...(errors.get(req.originalUrl) ?? []), error]);
+    next(error);
+  };
+  app.use(record);
+  return errors;
+}
+
+/**
  * Collects unhandled rejections and `console.error` calls until `stop()`. Listens on Node's own
  * process object: jest's copy of `process` never receives `'unhandledRejection'`.
  */

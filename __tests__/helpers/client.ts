@@ -49,6 +49,31 @@ export function openStream(baseUrl: string, path: string, options: StreamClientO
   });
 }
 
+/**
+ * Calls `onEnd` once `response`'s body is over, with how it ended. A `'close'` without `complete`
+ * is a body cut short (incomplete chunked body, socket reset); the `'error'` it comes with is
+ * expected, so it is swallowed here.
+ */
+export function whenBodyEnds(response: http.IncomingMessage, onEnd: (outcome: Outcome) => void): void {
+  response.on('error', () => {});
+  response.on('close', () => onEnd(response.complete ? 'complete' : 'aborted'));
+}
+
+/** What a client saw of one response. */
+export interface Received {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Buffer;
+  readonly outcome: Outcome;
+}
+
+/** GETs `path` over a fresh connection and reads the whole body, however it ends. */
+export async function fetchAll(baseUrl: string, path: string): Promise<Received> {
+  const client = await openStream(baseUrl, path);
+  const body = await client.rest();
+  return { status: client.status, headers: client.headers, body, outcome: await client.outcome };
+}
+
 function createClient(request: http.ClientRequest, response: http.IncomingMessage): StreamClient {
   const chunks: Buffer[] = [];
   const readers: Array<() => void> = [];
@@ -61,12 +86,10 @@ function createClient(request: http.ClientRequest, response: http.IncomingMessag
       chunks.push(chunk);
       notify();
     });
-    // 'close' without `complete` is a body cut short; the 'error' it comes with is expected.
-    response.on('error', () => {});
-    response.on('close', () => {
+    whenBodyEnds(response, (how) => {
       over = true;
       notify();
-      resolve(response.complete ? 'complete' : 'aborted');
+      resolve(how);
     });
   });
   request.on('error', () => {});

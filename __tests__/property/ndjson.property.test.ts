@@ -1,10 +1,12 @@
 import fc from 'fast-check';
 import { ndjson } from '../../src/index.js';
-import { useProcessWatch } from '../helpers/app.js';
+import { recordErrorsByUrl, useProcessWatch } from '../helpers/app.js';
+import { fetchAll } from '../helpers/client.js';
 import { expressVersions } from '../helpers/express.js';
+import { runs } from '../helpers/fastCheck.js';
 import { listen, type TestServer } from '../helpers/server.js';
 import { within } from '../helpers/within.js';
-import { fetchAll, nameOf, pathFor, PROPERTY_TIMEOUT, recordErrorsByUrl, runs } from './support.js';
+import { nameOf, pathFor, PROPERTY_TIMEOUT } from './support.js';
 
 // Runs per property and per Express major; each run is one request over a fresh loopback connection.
 const ROUND_TRIP_RUNS = 200;

@@ -1,7 +1,8 @@
 import { asyncStream, type AsyncStreamHandler } from '../../src/index.js';
+import { recordErrorsByUrl } from '../helpers/app.js';
+import { fetchAll } from '../helpers/client.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestServer } from '../helpers/server.js';
-import { fetchAll, recordErrorsByUrl } from './support.js';
 
 /** Bugs the property tests found (since fixed), kept as focused regression tests. */
 describe.each(expressVersions)('asyncStream() regressions found by the property tests (%s)', (_name, createApp) => {

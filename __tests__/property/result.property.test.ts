@@ -2,11 +2,13 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import type { Response } from 'express';
 import { asyncStream, makeResponse, type AsyncStreamHandler, type HeadersInput } from '../../src/index.js';
-import { useProcessWatch } from '../helpers/app.js';
+import { recordErrorsByUrl, useProcessWatch } from '../helpers/app.js';
+import { fetchAll } from '../helpers/client.js';
 import { expressVersions } from '../helpers/express.js';
+import { runs } from '../helpers/fastCheck.js';
 import { listen, type TestServer } from '../helpers/server.js';
 import { within } from '../helpers/within.js';
-import { fetchAll, nameOf, notABody, pathFor, PROPERTY_TIMEOUT, recordErrorsByUrl, runs, type Named } from './support.js';
+import { nameOf, notABody, pathFor, PROPERTY_TIMEOUT, type Named } from './support.js';
 
 // Runs per property and per Express major. Each run is one request over a fresh loopback
 // connection (2-4 ms): the whole file takes about 5 s on a 2-core machine under a load of 4.

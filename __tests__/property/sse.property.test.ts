@@ -2,11 +2,12 @@ import { inspect } from 'node:util';
 import { createParser } from 'eventsource-parser';
 import fc from 'fast-check';
 import { encodeEvent, sse, type SseEvent } from '../../src/index.js';
-import { useProcessWatch } from '../helpers/app.js';
+import { recordErrorsByUrl, useProcessWatch } from '../helpers/app.js';
 import { openStream } from '../helpers/client.js';
 import { expressVersions } from '../helpers/express.js';
+import { runs } from '../helpers/fastCheck.js';
 import { listen, type TestServer } from '../helpers/server.js';
-import { nameOf, pathFor, PROPERTY_TIMEOUT, recordErrorsByUrl, runs } from './support.js';
+import { nameOf, pathFor, PROPERTY_TIMEOUT } from './support.js';
 
 // Pure properties run in microseconds each; the end-to-end one is a request per run.
 const STRING_RUNS = 1000;

@@ -1,18 +1,5 @@
 import { inspect } from 'node:util';
-import type { ErrorRequestHandler, Express } from 'express';
 import fc from 'fast-check';
-import { openStream, type Outcome } from '../helpers/client.js';
-
-/**
- * fast-check parameters for one property. A failure prints its seed and path; to replay it, run
- * `FC_SEED=<seed> FC_PATH=<path> npx jest __tests__/property/<file>`. Without them every run draws
- * new values (Date.now() seed), so the suite keeps exploring.
- */
-export function runs<T>(numRuns: number): fc.Parameters<T> {
-  const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
-  const path = process.env.FC_PATH;
-  return { numRuns, ...(seed === undefined ? {} : { seed }), ...(path === undefined ? {} : { path }) };
-}
 
 /**
  * Room for shrinking: each shrink step of a socket property is a request, and a failure must be
@@ -77,35 +64,6 @@ export const notABody: fc.Arbitrary<Named> = fc
     ).map((make) => make()),
   )
   .map((value) => ({ value, name: nameOf(value) }));
-
-/** What a client saw of one response. */
-export interface Received {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Buffer;
-  readonly outcome: Outcome;
-}
-
-/** GETs `path` over a fresh connection and reads the whole body, however it ends. */
-export async function fetchAll(baseUrl: string, path: string): Promise<Received> {
-  const client = await openStream(baseUrl, path);
-  const body = await client.rest();
-  return { status: client.status, headers: client.headers, body, outcome: await client.outcome };
-}
-
-/**
- * Appends an error handler that records the errors passed to `next(err)`, by request URL, and
- * hands them on to Express's default handler (a 500, or a cut connection once streaming started).
- */
-export function recordErrorsByUrl(app: Express): Map<string, unknown[]> {
-  const errors = new Map<string, unknown[]>();
-  const record: ErrorRequestHandler = (error, req, _res, next) => {
-    errors.set(req.originalUrl, [...(errors.get(req.originalUrl) ?? []), error]);
-    next(error);
-  };
-  app.use(record);
-  return errors;
-}
 
 /** A fresh path per run, so that an error is attributed to the request that caused it. */
 export function pathFor(run: number): string {

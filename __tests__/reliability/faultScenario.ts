@@ -2,14 +2,13 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import fc from 'fast-check';
 import { asyncStream, currentSignal, StreamTimeoutError } from '../../src/index.js';
-import { recordErrors } from '../helpers/app.js';
+import { recordErrors, watchProcess } from '../helpers/app.js';
 import { deferred, settle } from '../helpers/deferred.js';
 import { expressVersions } from '../helpers/express.js';
 import { createProducer, type Producer } from '../helpers/producer.js';
 import { listen } from '../helpers/server.js';
 import { watchWarnings } from '../helpers/warnings.js';
-import { within } from './deadline.js';
-import { watchProcess } from '../helpers/app.js';
+import { within } from '../helpers/within.js';
 import { startStream, type RawOutcome, type RawStream } from './rawStream.js';
 import { countAllListeners, countListeners, probeResponses, type ListenerCounts, type ResponseProbe } from './responseProbe.js';
 
@@ -24,6 +23,8 @@ export const BIG_CHUNK = 8 * MiB;
 export const FLOOD = { chunkSize: 64 * KiB, count: 1_024 } as const;
 /** A producer holding back for a stalled client keeps its lead under this (socket buffers are a few MiB). */
 export const MAX_LEAD = 32 * MiB;
+/** How long one step may take before the scenario fails naming it (a fail-fast guard, on real time). */
+const STEP_DEADLINE = 10_000;
 
 /**
  * How the client misbehaves, `at` chunks into the body (0: before the headers): it disconnects
@@ -163,8 +164,8 @@ export async function runScenario(plan: Plan): Promise<Observation> {
     const baseline = countAllListeners(socket);
 
     const client = startStream(`${server.url}/stream`, agent);
-    const signal = await within(entered.promise, 'the request reaching the handler');
-    await within(producer.waiting(), 'the producer waiting for its first chunk');
+    const signal = await within(entered.promise, 'the request reaching the handler', STEP_DEADLINE);
+    await within(producer.waiting(), 'the producer waiting for its first chunk', STEP_DEADLINE);
     const probe = probes.at(-1)!;
     const run = new Run(plan, producer, client, probe);
     const { finallyBeforeRelease, producerHeldBack } = await run.play();
@@ -183,7 +184,7 @@ export async function runScenario(plan: Plan): Promise<Observation> {
       serverSocket = next === socket && server.sockets.length === 1 ? 'reused by the next request' : 'not reused';
     } else {
       if (outcome === 'complete') client.socket!.destroy();
-      if (!socket.destroyed) await within(new Promise((resolve) => socket.once('close', resolve)), 'the server socket closing');
+      if (!socket.destroyed) await within(new Promise((resolve) => socket.once('close', resolve)), 'the server socket closing', STEP_DEADLINE);
     }
     await settle();
 
@@ -237,8 +238,8 @@ class Run {
     const faultAt = plan.client.fault === 'none' ? chunks.length : plan.client.at;
     for (const [index, chunk] of chunks.slice(0, faultAt).entries()) {
       this.push(chunk);
-      await within(this.client.untilReceived(this.sent), `chunk ${index} reaching the client`);
-      await within(producer.waiting(), `the producer waiting after chunk ${index}`);
+      await within(this.client.untilReceived(this.sent), `chunk ${index} reaching the client`, STEP_DEADLINE);
+      await within(producer.waiting(), `the producer waiting after chunk ${index}`, STEP_DEADLINE);
     }
     let producerHeldBack: boolean | 'n/a' = 'n/a';
     if (plan.client.fault === 'none') {
@@ -246,9 +247,9 @@ class Run {
     } else {
       producerHeldBack = await this.injectClientFault(plan.client.fault);
     }
-    await within(this.probe.closed, 'the response closing on the server');
+    await within(this.probe.closed, 'the response closing on the server', STEP_DEADLINE);
     if (plan.client.fault === 'stall') this.client.resume();
-    await within(this.client.outcome, 'the client seeing the end of the response');
+    await within(this.client.outcome, 'the client seeing the end of the response', STEP_DEADLINE);
     await settle();
     const finallyBeforeRelease = producer.finallyCount;
     // A producer parked in an await that ignores the signal only notices return() once that await
@@ -289,7 +290,7 @@ class Run {
     client.pauseAt(this.sent);
     const flood = contentOf(2_000, FLOOD.chunkSize);
     for (let i = 0; i < FLOOD.count; i++) this.push(flood);
-    await within(this.untilStalled(), 'the server blocking on the stalled client');
+    await within(this.untilStalled(), 'the server blocking on the stalled client', STEP_DEADLINE);
     // Bytes of the flood pulled from the producer: its lead over a client that read none of them.
     const lead = (this.producer.produced - (this.produced.length - FLOOD.count)) * FLOOD.chunkSize;
     // Nothing can be written for IDLE_TIMEOUT either way; a stalled client stays until the timeout.
@@ -316,10 +317,10 @@ class Run {
 async function getPlain(baseUrl: string, agent: http.Agent, probes: ResponseProbe[]): Promise<Socket> {
   const count = probes.length;
   const client = startStream(`${baseUrl}/plain`, agent);
-  const outcome = await within(client.outcome, 'the plain response');
+  const outcome = await within(client.outcome, 'the plain response', STEP_DEADLINE);
   if (outcome !== 'complete' || client.body().toString() !== 'plain') throw new Error(`GET /plain: ${outcome}`);
   const probe = probes[count]!;
-  await within(probe.closed, 'the plain response closing on the server');
+  await within(probe.closed, 'the plain response closing on the server', STEP_DEADLINE);
   await settle(2);
   return probe.socket;
 }

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { runs } from '../helpers/fastCheck.js';
 import {
   describeError,
   finallyError,
@@ -14,7 +15,7 @@ import {
  * Fault injection: fast-check picks the scenario (Express major, chunk sizes, where the client
  * misbehaves, how the producer ends, whether it listens to `currentSignal()`, whether its `finally`
  * throws) and `runScenario` plays it over a real loopback connection, step by step on events.
- * A failure prints the plan and the seed; `fc.assert(…, { seed, path })` replays it.
+ * A failure prints the plan, its seed and path; `FC_SEED=<seed> FC_PATH=<path>` replays it (see `runs()`).
  */
 
 const RUNS = 100;
@@ -85,7 +86,7 @@ function holdsFor(arbitrary: fc.Arbitrary<Plan>, numRuns = RUNS): Promise<void> 
     fc.asyncProperty(arbitrary, async (plan) => {
       expect(await runScenario(plan)).toEqual(expectedObservation(plan));
     }),
-    { numRuns },
+    runs(numRuns),
   );
 }
 

@@ -2,13 +2,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { asyncStream, currentSignal } from '../../src/index.js';
-import { recordErrors } from '../helpers/app.js';
+import { recordErrors, watchProcess } from '../helpers/app.js';
 import { deferred } from '../helpers/deferred.js';
 import { watchWarnings } from '../helpers/warnings.js';
 import { contentOf, matchesContent } from './content.js';
 import { openFileLimit } from './fdLimit.js';
 import { heapAfterGc, inMiB } from './heap.js';
-import { watchProcess } from '../helpers/app.js';
 import { createProgress } from './progress.js';
 
 const KiB = 1024;

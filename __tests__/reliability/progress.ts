@@ -1,4 +1,4 @@
-import { within } from './deadline.js';
+import { within } from '../helpers/within.js';
 
 /**
  * Waits on counters that event handlers update: each handler calls `notify()`, and `until()`

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import { whenBodyEnds } from '../helpers/client.js';
 
 /** How the exchange ended: a clean end of the body, a body cut short, or no response at all. */
 export type RawOutcome = 'complete' | 'aborted' | 'no response';
@@ -60,12 +61,10 @@ export function startStream(url: string, agent: http.Agent | false): RawStream {
         applyLimits();
         wake();
       });
-      // 'close' without `complete` is a body cut short; the 'error' that comes with it is expected.
-      incoming.on('error', () => {});
-      incoming.on('close', () => {
+      whenBodyEnds(incoming, (how) => {
         over = true;
         wake();
-        resolve(incoming.complete ? 'complete' : 'aborted');
+        resolve(how);
       });
       applyLimits();
     });

@@ -1,13 +1,12 @@
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import express from 'express';
 import { asyncStream } from '../../src/index.js';
-import { recordErrors } from '../helpers/app.js';
+import { recordErrors, watchProcess } from '../helpers/app.js';
+import { listen } from '../helpers/server.js';
 import { watchWarnings } from '../helpers/warnings.js';
+import { within } from '../helpers/within.js';
 import { contentOf, matchesContent } from './content.js';
-import { within } from './deadline.js';
 import { heapAfterGc, inMiB } from './heap.js';
-import { watchProcess } from '../helpers/app.js';
 import { countAllListeners, type ListenerCounts } from './responseProbe.js';
 
 const KiB = 1024;
@@ -55,19 +54,15 @@ describe(`asyncStream() over ${MAX_SOCKETS} keep-alive connections, ${RESPONSES}
         }),
       );
       const errors = recordErrors(app);
-      const server = http.createServer(app);
+      const { server, url, sockets, close } = await listen(app);
       // Idle sockets wait out the heap readings between the two phases without being closed.
       server.keepAliveTimeout = 60_000;
-      const sockets: Socket[] = [];
-      server.on('connection', (socket: Socket) => sockets.push(socket));
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const { port } = server.address() as AddressInfo;
       const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
       let exact = 0;
       try {
         const fetchAll = async (from: number, to: number): Promise<void> => {
           const lane = async (first: number): Promise<void> => {
-            for (let id = first; id < to; id += MAX_SOCKETS) if (await fetchBody(port, agent, id)) exact++;
+            for (let id = first; id < to; id += MAX_SOCKETS) if (await fetchBody(url, agent, id)) exact++;
           };
           await within(Promise.all(Array.from({ length: MAX_SOCKETS }, (_, i) => lane(from + i))), `responses ${from} to ${to - 1}`, 40_000);
         };
@@ -107,8 +102,7 @@ describe(`asyncStream() over ${MAX_SOCKETS} keep-alive connections, ${RESPONSES}
         expect(growth).toBeLessThan(MAX_GROWTH);
       } finally {
         agent.destroy();
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
+        await close();
         warnings.stop();
         watch.stop();
       }
@@ -118,9 +112,9 @@ describe(`asyncStream() over ${MAX_SOCKETS} keep-alive connections, ${RESPONSES}
 });
 
 /** GETs `/soak/:id` on `agent`; resolves with whether the body was complete and exactly stream `id`'s bytes. */
-function fetchBody(port: number, agent: http.Agent, id: number): Promise<boolean> {
+function fetchBody(baseUrl: string, agent: http.Agent, id: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const request = http.get({ host: '127.0.0.1', port, path: `/soak/${id}`, agent });
+    const request = http.get(`${baseUrl}/soak/${id}`, { agent });
     request.on('error', () => resolve(false));
     request.on('response', (response) => {
       let received = 0;
