@@ -245,6 +245,30 @@ const definitionRows: CallRow[] = [
     says: ['asyncStream(handler, options): options must be an object, but received number (5000)', 'e.g. asyncStream(handler, { timeout: 30_000 })'],
   },
   ...timeoutRows('asyncStream()', (timeout) => asyncStream(handler, { timeout: timeout as never }), 'asyncStream(): `timeout`'),
+  {
+    input: 'asyncStream() with options given as an array',
+    call: () => asyncStream(handler, [{ timeout: 1000 }] as never),
+    error: TypeError,
+    says: ['asyncStream(handler, options): options must be an object, but received array'],
+  },
+  {
+    input: 'asyncStream() with a misspelt option (Timeout)',
+    call: () => asyncStream(handler, { Timeout: 1000 } as never),
+    error: TypeError,
+    says: ['asyncStream(handler, options): unknown option `Timeout`. Did you mean `timeout`?', 'The options are `timeout`.'],
+  },
+  {
+    input: 'sse() with a misspelt option (keepalive)',
+    call: () => sse(ticks, { keepalive: 1000 } as never),
+    error: TypeError,
+    says: ['sse(handler, options): unknown option `keepalive`. Did you mean `keepAlive`?', 'The options are `keepAlive`, `timeout`, `errorEvent`.'],
+  },
+  {
+    input: 'ndjson() with an option it does not have (keepAlive)',
+    call: () => ndjson(ticks, { keepAlive: 1000 } as never),
+    error: TypeError,
+    says: ['ndjson(handler, options): unknown option `keepAlive`. The options are `timeout`.'],
+  },
   // sse(handler, options)
   {
     input: 'sse() with an undefined handler',

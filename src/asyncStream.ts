@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { discardBody, resolveBody } from './body.js';
 import { runInContext } from './context.js';
 import { describeValue } from './describe.js';
+import { assertOptions } from './options.js';
 import { applyHead, commitHead } from './head.js';
 import { pump } from './pump.js';
 import { isStreamResponse, type StreamResponse } from './response.js';
@@ -66,12 +67,7 @@ export function asyncStream<P = ParamsDictionary, ReqBody = any, ReqQuery = Quer
         'Pass the function itself: asyncStream(rows), not asyncStream(rows()).',
     );
   }
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(
-      `asyncStream(handler, options): options must be an object, but received ${describeValue(options)}. ` +
-        'Pass them by name, e.g. asyncStream(handler, { timeout: 30_000 }).',
-    );
-  }
+  assertOptions(options, 'asyncStream', ['timeout'], 'asyncStream(handler, { timeout: 30_000 })');
   const routeTimeout = resolveTimeout(options.timeout, 'asyncStream(): `timeout`');
   return function asyncStreamHandler(req, res, next) {
     const session = new StreamSession(req as Request, res, next);

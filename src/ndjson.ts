@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { asyncStream, type AsyncStreamOptions } from './asyncStream.js';
 import { describeValue } from './describe.js';
+import { assertOptions } from './options.js';
 import { asSourceBody } from './source.js';
 import { resolveTimeout } from './timeout.js';
 import { callValuesHandler } from './valuesHandler.js';
@@ -65,12 +66,7 @@ export function ndjson<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
         'Pass the function itself: ndjson(rows), not ndjson(rows()).',
     );
   }
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(
-      `ndjson(handler, options): options must be an object, but received ${describeValue(options)}. ` +
-        'Pass them by name, e.g. ndjson(handler, { timeout: 30_000 }).',
-    );
-  }
+  assertOptions(options, 'ndjson', ['timeout'], 'ndjson(handler, { timeout: 30_000 })');
   const timeout = resolveTimeout(options.timeout, 'ndjson(): `timeout`');
   return asyncStream<P, ReqBody, ReqQuery>(
     async function ndjsonHandler(req, res, next) {

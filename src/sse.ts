@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { asyncStream } from './asyncStream.js';
 import { describeValue } from './describe.js';
+import { assertOptions } from './options.js';
 import type { SseEvent } from './encodeEvent.js';
 import { createSseSource, resolveSseSourceConfig, type SseSourceConfig } from './sseSource.js';
 import { asSourceBody } from './source.js';
@@ -133,12 +134,7 @@ export function lastEventId(req: Pick<IncomingMessage, 'headers'>): string | und
 }
 
 function resolveSseOptions(options: unknown): SseConfig {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(
-      `sse(handler, options): options must be an object, but received ${describeValue(options)}. ` +
-        'Pass them by name, e.g. sse(handler, { keepAlive: 30_000 }).',
-    );
-  }
+  assertOptions(options, 'sse', ['keepAlive', 'timeout', 'errorEvent'], 'sse(handler, { keepAlive: 30_000 })');
   const { keepAlive, timeout, errorEvent } = options as SseOptions;
   return {
     ...resolveSseSourceConfig(keepAlive, errorEvent),
