@@ -6,27 +6,8 @@ import { recordErrors } from './helpers/app.js';
 import { openStream } from './helpers/client.js';
 import { deferred, settle } from './helpers/deferred.js';
 import { listen } from './helpers/server.js';
+import { trackedIterable } from './helpers/trackedIterable.js';
 import { expressVersions } from './helpers/express.js';
-
-/** A custom async iterable that records how it was used, to check that bodies are closed. */
-function trackedIterable(chunks: string[] = ['never']) {
-  const calls = { next: 0, return: 0 };
-  const iterable: AsyncIterableIterator<string> = {
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-    async next() {
-      calls.next++;
-      const value = chunks.shift();
-      return value === undefined ? { done: true, value: undefined } : { done: false, value };
-    },
-    async return() {
-      calls.return++;
-      return { done: true, value: undefined };
-    },
-  };
-  return { iterable, calls };
-}
 
 describe.each(expressVersions)('asyncStream(handler) (%s)', (_name, createApp) => {
   function appWith(handler: AsyncStreamHandler): { app: Express; errors: unknown[] } {

@@ -6,6 +6,7 @@ import { openStream, type StreamClientOptions } from './helpers/client.js';
 import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { listen, type TestServer } from './helpers/server.js';
+import { trackedIterable } from './helpers/trackedIterable.js';
 import { within } from './helpers/within.js';
 
 /** Every value sent for header `name`, one per header line, in order. */
@@ -291,28 +292,8 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
   describe('HEAD requests', () => {
     const head = { method: 'HEAD' };
 
-    /** An async iterable that counts its next() and return() calls. */
-    function createCountingIterable() {
-      const calls = { next: 0, return: 0 };
-      const returned = deferred();
-      const iterable: AsyncIterable<string> = {
-        [Symbol.asyncIterator]: () => ({
-          next: async () => {
-            calls.next++;
-            return { done: false, value: 'never sent' };
-          },
-          return: async () => {
-            calls.return++;
-            returned.resolve();
-            return { done: true, value: undefined };
-          },
-        }),
-      };
-      return { iterable, calls, returned: returned.promise };
-    }
-
     it('sends the status and headers of a streamed body, and no body', async () => {
-      const { iterable } = createCountingIterable();
+      const { iterable } = trackedIterable();
       const response = await fetchWith(() => [iterable, 203, { 'X-Head': 'yes' }], head);
       expect(response.status).toBe(203);
       expect(response.headers['x-head']).toBe('yes');
@@ -321,14 +302,14 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
     });
 
     it('never calls next() on the body', async () => {
-      const { iterable, calls, returned } = createCountingIterable();
+      const { iterable, calls, returned } = trackedIterable();
       await fetchWith(() => iterable, head);
       await within(returned, "the body's return()");
       expect(calls.next).toBe(0);
     });
 
     it('closes the body: return() is called once', async () => {
-      const { iterable, calls, returned } = createCountingIterable();
+      const { iterable, calls, returned } = trackedIterable();
       await fetchWith(() => iterable, head);
       await within(returned, "the body's return()");
       await settle();
@@ -336,7 +317,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
     });
 
     it.each([204, 205, 304])('treats a streamed body with status %i as HEAD: headers only, body closed unpulled', async (status) => {
-      const { iterable, calls, returned } = createCountingIterable();
+      const { iterable, calls, returned } = trackedIterable();
       const response = await fetchWith(() => [iterable, status, { 'X-Head': 'yes' }]);
       await within(returned, "the body's return()");
       expect(response.status).toBe(status);

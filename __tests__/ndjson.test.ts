@@ -5,6 +5,7 @@ import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { createProducer } from './helpers/producer.js';
 import { useTestServer } from './helpers/server.js';
+import { trackedIterable } from './helpers/trackedIterable.js';
 
 describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createApp) => {
   const testServer = useTestServer();
@@ -209,20 +210,7 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
 
     it('closes the values of a HEAD request without pulling them', async () => {
       const app = createApp();
-      const calls = { next: 0, return: 0 };
-      const values: AsyncIterableIterator<unknown> = {
-        [Symbol.asyncIterator]() {
-          return this;
-        },
-        async next() {
-          calls.next++;
-          return { done: false, value: 'never sent' };
-        },
-        async return() {
-          calls.return++;
-          return { done: true, value: undefined };
-        },
-      };
+      const { iterable: values, calls } = trackedIterable<unknown>();
       app.get('/', ndjson(() => values));
       const client = await openStream(await serve(app), '/', { method: 'HEAD' });
       expect(client.headers['content-type']).toBe('application/x-ndjson');

@@ -7,6 +7,7 @@ import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { createProducer } from './helpers/producer.js';
 import { useTestServer } from './helpers/server.js';
+import { trackedIterable } from './helpers/trackedIterable.js';
 import { watchWarnings } from './helpers/warnings.js';
 
 type Event = SseEvent | string;
@@ -52,25 +53,6 @@ async function readUntil(client: StreamClient, suffix: string): Promise<string> 
     text += chunk.toString();
   }
   return text;
-}
-
-/** A hand-made iterable of events that counts `return()` calls, to check it is closed even unstarted. */
-function trackedEvents() {
-  const calls = { next: 0, return: 0 };
-  const iterable: AsyncIterableIterator<Event> = {
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-    async next() {
-      calls.next++;
-      return { done: false, value: 'never sent' };
-    },
-    async return() {
-      calls.return++;
-      return { done: true, value: undefined };
-    },
-  };
-  return { iterable, calls };
 }
 
 describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) => {
@@ -369,7 +351,7 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
 
     it('closes the events of a HEAD request without pulling them', async () => {
       const app = createApp();
-      const { iterable, calls } = trackedEvents();
+      const { iterable, calls } = trackedIterable<Event>();
       app.get('/', sse(() => iterable));
       const client = await openStream(await serve(app), '/', { method: 'HEAD' });
       expect(client.headers['content-type']).toBe('text/event-stream; charset=utf-8');
