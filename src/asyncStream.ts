@@ -1,8 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { discardBody, resolveBody } from './body.js';
 import { runInContext } from './context.js';
-import { describeValue } from './describe.js';
-import { assertOptions } from './options.js';
+import { assertHandler, assertOptions } from './factoryArguments.js';
 import { applyHead, commitHead } from './head.js';
 import { pump } from './pump.js';
 import { isStreamResponse, type StreamResponse } from './response.js';
@@ -61,12 +60,7 @@ export function asyncStream<P = ParamsDictionary, ReqBody = any, ReqQuery = Quer
   handler: AsyncStreamHandler<P, ReqBody, ReqQuery>,
   options: AsyncStreamOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
-  if (typeof handler !== 'function') {
-    throw new TypeError(
-      `asyncStream(handler) expects a function or a generator function, but received ${describeValue(handler)}. ` +
-        'Pass the function itself: asyncStream(rows), not asyncStream(rows()).',
-    );
-  }
+  assertHandler(handler, 'asyncStream', 'rows');
   assertOptions(options, 'asyncStream', ['timeout'], 'asyncStream(handler, { timeout: 30_000 })');
   const routeTimeout = resolveTimeout(options.timeout, 'asyncStream(): `timeout`');
   return function asyncStreamHandler(req, res, next) {

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { asyncStream, type AsyncStreamOptions } from './asyncStream.js';
 import { describeValue } from './describe.js';
-import { assertOptions } from './options.js';
+import { assertHandler, assertOptions } from './factoryArguments.js';
 import { asSourceBody } from './source.js';
 import { resolveTimeout } from './timeout.js';
 import { callValuesHandler } from './valuesHandler.js';
@@ -60,12 +60,7 @@ export function ndjson<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
   handler: NdjsonHandler<P, ReqBody, ReqQuery>,
   options: NdjsonOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
-  if (typeof handler !== 'function') {
-    throw new TypeError(
-      `ndjson(handler) expects a function or a generator function, but received ${describeValue(handler)}. ` +
-        'Pass the function itself: ndjson(rows), not ndjson(rows()).',
-    );
-  }
+  assertHandler(handler, 'ndjson', 'rows');
   assertOptions(options, 'ndjson', ['timeout'], 'ndjson(handler, { timeout: 30_000 })');
   const timeout = resolveTimeout(options.timeout, 'ndjson(): `timeout`');
   return asyncStream<P, ReqBody, ReqQuery>(

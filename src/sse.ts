@@ -1,8 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { asyncStream } from './asyncStream.js';
-import { describeValue } from './describe.js';
-import { assertOptions } from './options.js';
+import { assertHandler, assertOptions } from './factoryArguments.js';
 import type { SseEvent } from './encodeEvent.js';
 import { createSseSource, resolveSseSourceConfig, type SseSourceConfig } from './sseSource.js';
 import { asSourceBody } from './source.js';
@@ -98,12 +97,7 @@ export function sse<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
   handler: SseHandler<P, ReqBody, ReqQuery>,
   options: SseOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
-  if (typeof handler !== 'function') {
-    throw new TypeError(
-      `sse(handler) expects a function or a generator function, but received ${describeValue(handler)}. ` +
-        'Pass the function itself: sse(events), not sse(events()).',
-    );
-  }
+  assertHandler(handler, 'sse', 'events');
   const config = resolveSseOptions(options);
   return asyncStream<P, ReqBody, ReqQuery>(
     async function sseHandler(req, res, next) {

@@ -1,6 +1,20 @@
 import { describeValue } from './describe.js';
 
 /**
+ * Checks the handler of a factory (`asyncStream`, `sse`, `ndjson`) at route definition.
+ *
+ * @param body - what the handler makes, as the message names it: `rows`, `events`.
+ * @throws TypeError naming the value, e.g. a generator object passed instead of its function.
+ */
+export function assertHandler(handler: unknown, factory: string, body: string): void {
+  if (typeof handler === 'function') return;
+  throw new TypeError(
+    `${factory}(handler) expects a function or a generator function, but received ${describeValue(handler)}. ` +
+      `Pass the function itself: ${factory}(${body}), not ${factory}(${body}()).`,
+  );
+}
+
+/**
  * Checks the options of a factory (`asyncStream`, `sse`, `ndjson`): a plain object whose keys are
  * all known, so that a misspelt option fails at route definition instead of being ignored.
  *
