@@ -30,8 +30,6 @@ const OWN_CHUNK = -1;
 class Pump {
   private readonly batch = new ChunkBatch();
   private started = false;
-  /** A write was refused: nothing more is pulled (or written by a heartbeat) until 'drain'. */
-  private blocked = false;
   private flushScheduled = false;
   /** Waiting for the source to answer: when a heartbeat may be written. */
   private waiting = false;
@@ -51,10 +49,10 @@ class Pump {
     const { encode } = source;
     try {
       for (let index = 0; ; index++) {
-        while (this.blocked) {
+        // After a write the socket refused, nothing more is pulled until 'drain'.
+        while (!session.isDrained) {
           await session.drained();
           if (!session.isOpen) return;
-          this.blocked = false;
           if (!this.batch.isEmpty) this.write(this.batch.take());
         }
         let chunk: unknown;
@@ -105,7 +103,6 @@ class Pump {
     if (!this.waiting || !this.session.isOpen) return false;
     // The socket still holds a refused write: try again a period later.
     if (!this.session.isDrained) return true;
-    this.blocked = false;
     try {
       this.add(chunk, OWN_CHUNK);
       this.flush();
@@ -139,8 +136,8 @@ class Pump {
 
   private readonly flushAtTickEnd = (): void => {
     this.flushScheduled = false;
-    // While blocked, the batch waits for 'drain' (the pump writes it then).
-    if (!this.blocked) this.flush();
+    // After a refused write, the batch waits for 'drain' (the pump writes it then).
+    if (this.session.isDrained) this.flush();
   };
 
   /** Writes what the batch holds, if the stream is still open. */
@@ -149,10 +146,7 @@ class Pump {
   }
 
   private write(chunk: Chunk): void {
-    if (!this.session.res.write(chunk)) {
-      this.blocked = true;
-      this.session.expectDrain();
-    }
+    if (!this.session.res.write(chunk)) this.session.expectDrain();
     this.session.recordWrite();
     this.heartbeat?.touch();
   }
