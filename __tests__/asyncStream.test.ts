@@ -193,6 +193,52 @@ describe.each(expressVersions)('asyncStream(handler) (%s)', (_name, createApp) =
       expect(message).toContain('[body, status], [body, headers] or [body, status, headers]');
     });
 
+    describe('that is really rows of data (a query resolving to an array)', () => {
+      const users = (n: number) =>
+        Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `user${i + 1}`, email: `user${i + 1}@example.com` }));
+
+      it.each([0, 1, 2, 3])('never sends a row as headers: %i rows answer 500 with a TypeError', async (n) => {
+        const { app, errors } = appWith(async () => users(n) as never);
+        const response = await request(app).get('/');
+        expect(response.status).toBe(500);
+        for (const name of ['id', 'name', 'email']) expect(response.headers).not.toHaveProperty(name);
+        expect(response.text).not.toContain('"id":1'); // no row sent as the body
+        expect(errors[0]).toBeInstanceOf(TypeError);
+      });
+
+      it('names the fix when two rows look like [body, headers]', async () => {
+        const { app, errors } = appWith(async () => users(2) as never);
+        await request(app).get('/');
+        const message = (errors[0] as Error).message;
+        expect(message).toContain("the handler returned [object ({ id: 1, name: 'user1'");
+        expect(message).toContain('could be two items of data (rows from a query) as well as [body, headers]');
+        expect(message).toContain('return [array, 200]');
+        expect(message).toContain('[body, 200, headers] or makeResponse(body, 200, headers)');
+      });
+
+      it('sends the rows as JSON when returned as [rows, 200]', async () => {
+        const { app } = appWith(async () => [users(2), 200]);
+        const response = await request(app).get('/');
+        expect(response.status).toBe(200);
+        expect(response.body).toEqual(users(2));
+        expect(response.headers).not.toHaveProperty('id');
+      });
+
+      it('still takes [stream, headers], [text, headers] and [JSON, Headers instance] as a body and its headers', async () => {
+        for (const result of [
+          [(function* () { yield 'streamed'; })(), { 'X-Kind': 'pair' }],
+          ['text', { 'X-Kind': 'pair' }],
+          [{ json: true }, new Headers({ 'X-Kind': 'pair' })],
+        ]) {
+          const { app, errors } = appWith(() => result as never);
+          const response = await request(app).get('/');
+          expect(response.status).toBe(200);
+          expect(response.headers['x-kind']).toBe('pair');
+          expect(errors).toEqual([]);
+        }
+      });
+    });
+
     it('closes the body it carried', async () => {
       const { iterable, calls } = trackedIterable();
       const { app } = appWith(() => [iterable, 'not a status'] as never);

@@ -817,7 +817,7 @@ const afterHeadersRows: AfterHeadersRow[] = [
     error: TypeError,
     says: ['sse(): event 1: `id` must not contain CR, LF or NUL'],
     body: 'closed',
-    sent: 'data: first\n\nevent: error\ndata: Internal Server Error\n\n',
+    sent: 'data: first\n\nevent: stream-error\ndata: Internal Server Error\n\n',
   },
   // ndjson() values after the first line.
   ...([

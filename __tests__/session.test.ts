@@ -551,6 +551,60 @@ describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
       });
     });
 
+    describe('when the handler returns nothing', () => {
+      it('answers 503 and warns when it never answers (a missing return)', async () => {
+        const warnings = watchWarnings();
+        try {
+          const app = createApp();
+          const called = deferred();
+          async function* rows() {
+            yield 'row\n';
+          }
+          // The `return` is missing: the body is made and dropped, the request is never answered.
+          app.get('/users', asyncStream((): void => {
+            void rows();
+            called.resolve();
+          }, { timeout: 1_000 }));
+          const errors = recordErrors(app);
+          const pending = openStream(await serve(app), '/users');
+          await called.promise;
+          await jest.advanceTimersByTimeAsync(999);
+          expect(errors).toEqual([]);
+          await jest.advanceTimersByTimeAsync(1);
+          const client = await pending;
+          expect(client.status).toBe(503);
+          expect(errors).toEqual([expect.any(StreamTimeoutError)]);
+          expect(errors[0]).toMatchObject({ headersSent: false, timeout: 1_000 });
+          const ours = warnings.warnings.filter((warning) => warning.name === 'AsyncStreamWarning');
+          expect(ours).toHaveLength(1);
+          expect(ours[0]!.message).toContain('GET /users returned undefined and did not answer within 1000 ms');
+          expect(ours[0]!.message).toContain('missing `return`');
+        } finally {
+          warnings.stop();
+        }
+      });
+
+      it('does not time out a handler that answers later, after returning', async () => {
+        const app = createApp();
+        const answer = deferred();
+        const called = deferred();
+        app.get('/later', asyncStream((_req, res): void => {
+          void answer.promise.then(() => res.send('answered later'));
+          called.resolve();
+        }, { timeout: 1_000 }));
+        const errors = recordErrors(app);
+        const pending = openStream(await serve(app), '/later');
+        await called.promise;
+        await jest.advanceTimersByTimeAsync(500);
+        answer.resolve();
+        const client = await pending;
+        await jest.advanceTimersByTimeAsync(10_000);
+        expect(client.status).toBe(200);
+        expect((await client.rest()).toString()).toBe('answered later');
+        expect(errors).toEqual([]);
+      });
+    });
+
     it('rejects an invalid app setting with a TypeError naming it', async () => {
       const app = createApp();
       app.set('stream timeout', '5s');

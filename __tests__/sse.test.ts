@@ -234,7 +234,7 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
 
     it('with errorEvent: true, sends a fixed error event first and never the message', async () => {
       const { rest, outcome, errors } = await failAfterFirstEvent({ errorEvent: true });
-      expect(rest).toBe('event: error\ndata: Internal Server Error\n\n');
+      expect(rest).toBe('event: stream-error\ndata: Internal Server Error\n\n');
       expect(rest).not.toContain('secret');
       expect(outcome).toBe('aborted');
       expect((errors[0] as Error).message).toBe('secret internal detail');
@@ -282,7 +282,7 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
       }, { errorEvent: true }));
       const errors = recordErrors(app);
       const client = await openStream(await serve(app), '/');
-      expect((await client.rest()).toString()).toBe('data: fine\n\nevent: error\ndata: Internal Server Error\n\n');
+      expect((await client.rest()).toString()).toBe('data: fine\n\nevent: stream-error\ndata: Internal Server Error\n\n');
       expect(await client.outcome).toBe('aborted');
       await finalized.promise;
       expect(errors[0]).toBeInstanceOf(TypeError);
@@ -290,7 +290,7 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
     });
 
     it.each([
-      ['with errorEvent: true', { errorEvent: true }, 'data: fine\n\nevent: error\ndata: Internal Server Error\n\n'],
+      ['with errorEvent: true', { errorEvent: true }, 'data: fine\n\nevent: stream-error\ndata: Internal Server Error\n\n'],
       ['by default', {}, 'data: fine\n\n'],
     ])('does the same for a sync generator that throws, %s', async (_name, options, expected) => {
       const app = createApp();

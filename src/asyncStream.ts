@@ -8,6 +8,7 @@ import { isStreamResponse, type StreamResponse } from './response.js';
 import { toStreamResponse, type HandlerResult } from './result.js';
 import { StreamSession } from './session.js';
 import { isPromiseLike, type ChunkSource } from './source.js';
+import { warn } from './warn.js';
 import { DEFAULT_TIMEOUT, resolveTimeout, TIMEOUT_SETTING, type Timeout } from './timeout.js';
 
 // Express's defaults, named without importing express-serve-static-core: our declarations may only
@@ -78,7 +79,7 @@ async function respond(session: StreamSession, handler: AsyncStreamHandler, rout
   try {
     session.arm(routeTimeout !== undefined ? routeTimeout : appTimeout(req));
     unsent = await handler(req, res, session.passOn);
-    if (unsent === undefined) return session.release();
+    if (unsent === undefined) return session.awaitAnswer();
     if (session.isAnsweredElsewhere) return ignoreResult(session, unsent);
     if (!session.isOpen) return discardResult(unsent);
     const response = toStreamResponse(unsent, 'asyncStream()');
@@ -98,6 +99,8 @@ async function respond(session: StreamSession, handler: AsyncStreamHandler, rout
   } catch (error) {
     discardResult(unsent);
     session.fail(error);
+  } finally {
+    session.finishResponding();
   }
 }
 
@@ -124,17 +127,17 @@ function isBodiless(status: number): boolean {
 function endHead(session: StreamSession, response: StreamResponse, source: ChunkSource): void {
   commitHead(session.res, response);
   session.end();
-  source.cancel(undefined);
+  session.closeSource(undefined);
 }
 
 /** A handler that answered (or called `next()`) and still returned a body: a bug worth a warning. */
 function ignoreResult(session: StreamSession, result: unknown): void {
   discardResult(result);
   session.release();
-  process.emitWarning(
-    `asyncStream(): the handler for ${session.req.method} ${session.req.originalUrl} answered the request ` +
+  warn(
+    'asyncStream()',
+    `the handler for ${session.req.method} ${session.req.originalUrl} answered the request ` +
       'itself (or called next()) and also returned a body, which was closed unsent. Return undefined instead.',
-    'AsyncStreamWarning',
   );
 }
 

@@ -6,6 +6,7 @@ import {
   fromReadable,
   fromReadableStream,
   isReadable,
+  isPromiseLike,
   isReadableStream,
   sourceOfBody,
   type ChunkSource,
@@ -59,7 +60,20 @@ export function discardBody(body: unknown): void {
   }
 }
 
-function isPlainObject(value: object): boolean {
+/**
+ * Whether `value` is a body sent as JSON by {@link resolveBody}: an array, or a plain object that is
+ * neither iterable, a stream nor a promise.
+ */
+export function isJsonBody(value: unknown): boolean {
+  if (Array.isArray(value)) return true;
+  if (!isPlainObject(value)) return false;
+  const object = value as object;
+  return !(Symbol.asyncIterator in object || Symbol.iterator in object || isReadableStream(object) || isPromiseLike(object));
+}
+
+/** Whether `value` is an object literal (or made with `Object.create(null)`): JSON data, not a class instance. */
+export function isPlainObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }

@@ -1,3 +1,4 @@
+import { isPlainObject } from './body.js';
 import { describeValue } from './describe.js';
 
 /** A header value: arrays send the header once per element (`Set-Cookie`). */
@@ -28,10 +29,7 @@ const contentLengthPattern = /^\d+$/;
 
 /** Whether `value` has one of the shapes of {@link HeadersInput} (its entries are checked later). */
 export function isHeadersInput(value: unknown): value is HeadersInput {
-  if (Array.isArray(value) || value instanceof Headers) return true;
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  return Array.isArray(value) || value instanceof Headers || isPlainObject(value);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { ChunkBatch } from './chunkBatch.js';
 import { chunkTypeError, isChunk } from './chunk.js';
+import { guardEnd } from './endGuard.js';
 import { commitHead } from './head.js';
 import { Heartbeat } from './heartbeat.js';
 import type { Chunk, StreamResponse } from './response.js';
@@ -34,6 +35,8 @@ class Pump {
   /** Waiting for the source to answer: when a heartbeat may be written. */
   private waiting = false;
   private readonly heartbeat: Heartbeat | undefined;
+  /** Puts `res.end` back; until then, other code ending the response goes through {@link endedElsewhere}. */
+  private restoreEnd: (() => void) | undefined;
 
   constructor(
     private readonly session: StreamSession,
@@ -47,6 +50,7 @@ class Pump {
   async run(): Promise<void> {
     const { session, source } = this;
     const { encode } = source;
+    this.restoreEnd = guardEnd(session.res, this.endedElsewhere);
     try {
       for (let index = 0; ; index++) {
         // After a write the socket refused, nothing more is pulled until 'drain'.
@@ -68,7 +72,9 @@ class Pump {
               this.waiting = false;
             }
           }
-          if (!session.isOpen) return;
+          // Closed while the source ran: a sync generator that ended the response itself could
+          // not be closed then (it was running), so it is closed now.
+          if (!session.isOpen) return session.closeSource(undefined);
           if (step.done) break;
           chunk = encode === undefined ? step.value : encode(step.value, index);
         } catch (error) {
@@ -78,9 +84,16 @@ class Pump {
       }
       this.end();
     } finally {
+      this.restoreEnd();
       this.heartbeat?.clear();
     }
   }
+
+  /** Other code is ending the response: what the batch holds goes out first, then the body is closed. */
+  private readonly endedElsewhere = (): void => {
+    this.flush();
+    this.session.endedElsewhere();
+  };
 
   /** Writes what the batch holds and, once the stream has started, the source's last words; rethrows `error`. */
   private failWith(error: unknown): never {
@@ -146,6 +159,9 @@ class Pump {
   }
 
   private write(chunk: Chunk): void {
+    // Ended by code that went around res.end (a prototype call): writing would emit an 'error'
+    // nobody listens to, which takes the process down.
+    if (this.session.res.writableEnded) return this.session.endedElsewhere();
     if (!this.session.res.write(chunk)) this.session.expectDrain();
     this.session.recordWrite();
     this.heartbeat?.touch();
@@ -154,6 +170,7 @@ class Pump {
   private end(): void {
     this.flush();
     if (!this.started) commitHead(this.session.res, this.response);
+    this.restoreEnd!();
     this.session.end();
   }
 

@@ -1,10 +1,13 @@
 import type { NextFunction, Request, Response } from 'express';
 import { RequestContext } from './context.js';
+import { cutResponse } from './cutResponse.js';
 import { StreamTimeoutError } from './errors.js';
 import { suspendSocketTimeout } from './socketTimeout.js';
 import type { ChunkSource } from './source.js';
 import { IdleTimer } from './idleTimer.js';
+import { Teardown } from './teardown.js';
 import type { Timeout } from './timeout.js';
+import { warn } from './warn.js';
 
 type SessionState = 'open' | 'released' | 'abandoned';
 
@@ -26,6 +29,13 @@ export class StreamSession {
   private listensForDrain = false;
   private awaitingDrain = false;
   private passedOn = false;
+  /** The handler returned `undefined` without answering: it still has to answer, or be timed out. */
+  private awaitsAnswer = false;
+  /** `respond()` still runs: the teardown waits for it. */
+  private responding = true;
+  /** The body's closing, once asked for: the teardown waits for it. */
+  private closing: Promise<void> | undefined;
+  private readonly teardown: Teardown;
   private readonly restoreSocketTimeout: (apply: boolean) => void;
   private readonly shouldFlush: boolean;
 
@@ -35,6 +45,7 @@ export class StreamSession {
     readonly next: NextFunction,
   ) {
     this.context = new RequestContext(req, res);
+    this.teardown = new Teardown(res);
     this.shouldFlush = typeof (res as FlushableResponse).flush === 'function';
     // 'close' on the response, not the request: on Node >= 16 the request's 'close' fires as soon
     // as its body has been read, long before the client goes away.
@@ -126,10 +137,44 @@ export class StreamSession {
   release(): void {
     if (!this.isOpen) return;
     this.state = 'released';
-    this.timer.clear();
-    this.onDrain();
-    // Once the response has finished, Node has set its own keep-alive timeout on the socket.
-    this.restoreSocketTimeout(!this.res.writableFinished);
+    this.stopClocks();
+    this.settleTeardown();
+  }
+
+  /**
+   * The handler returned `undefined`. If it answered (or called `next()`) the session is done;
+   * if not, the idle countdown goes on, so that a handler that forgot to `return` its body ends
+   * with the timeout's 503 instead of hanging without a word.
+   */
+  awaitAnswer(): void {
+    if (this.passedOn || this.res.headersSent || this.res.writableEnded) return this.release();
+    this.awaitsAnswer = true;
+  }
+
+  /** `respond()` is over: the teardown settles once the session is closed and its body too. */
+  finishResponding(): void {
+    this.responding = false;
+    this.settleTeardown();
+  }
+
+  /** Closes the body (again, for a sync generator that was running the first time). */
+  closeSource(reason: unknown): void {
+    if (this.source !== undefined) this.closing = this.source.cancel(reason);
+  }
+
+  /**
+   * Other code finished the response while the body streamed (the handler's `res.send()`, an
+   * error handler, `connect-timeout`): the body is closed at once and its signal aborts.
+   */
+  endedElsewhere(): void {
+    if (!this.isOpen) return;
+    this.abandon(new DOMException('The response was ended by other code before the body finished.', 'AbortError'));
+    warn(
+      'asyncStream()',
+      `the response to ${this.route} was ended by other code (res.end(), res.send(), res.redirect() or ` +
+        'another middleware) while its body was still streaming, so the body was closed and nothing more was ' +
+        'written. A handler that answers by itself should return undefined and yield nothing.',
+    );
   }
 
   /**
@@ -140,23 +185,36 @@ export class StreamSession {
   fail(error: unknown): void {
     if (this.state === 'abandoned') return;
     this.abandon(error);
-    // Destroyed before Express sees the error: a custom error handler that ends a started
-    // response would otherwise give the client a clean end of a truncated stream.
-    if (this.res.headersSent && !this.res.writableEnded) {
-      // Node corks a chunked response's writes until the next tick (OutgoingMessage.write): hand
-      // them to the socket first, or the last chunks before the failure never reach the client.
-      const socket = this.res.socket;
-      while (socket !== null && socket.writableCorked > 0) socket.uncork();
-      this.res.destroy();
-    }
-    this.next(error);
+    // Cut before Express sees the error: a custom error handler that ends a started response
+    // would otherwise give the client a clean end of a truncated stream.
+    if (this.res.headersSent && !this.res.writableEnded) cutResponse(this.res, () => this.next(error));
+    else this.next(error);
   }
 
   private abandon(reason: unknown): void {
-    this.release();
+    if (this.state === 'abandoned') return;
+    if (this.isOpen) this.stopClocks();
     this.state = 'abandoned';
     this.context.abort(reason);
-    this.source?.cancel(reason);
+    this.closeSource(reason);
+    this.settleTeardown();
+  }
+
+  private stopClocks(): void {
+    this.timer.clear();
+    this.onDrain();
+    // Once the response has finished, Node has set its own keep-alive timeout on the socket.
+    this.restoreSocketTimeout(!this.res.writableFinished);
+  }
+
+  private settleTeardown(): void {
+    if (this.responding || this.isOpen) return;
+    if (this.closing === undefined) this.teardown.settle();
+    else void this.closing.then(() => this.teardown.settle());
+  }
+
+  private get route(): string {
+    return `${this.req.method} ${this.req.originalUrl}`;
   }
 
   private readonly onDrain = (): void => {
@@ -167,17 +225,25 @@ export class StreamSession {
   };
 
   private readonly onClose = (): void => {
-    if (this.res.writableFinished) return;
+    // Finished by the handler after it returned undefined (or by anyone before there was a body).
+    if (this.res.writableFinished) return this.release();
     const reason = new DOMException('The client closed the connection before the response ended.', 'AbortError');
     if (this.isOpen) this.abandon(reason);
     else this.context.abort(reason);
   };
 
   private onIdle(): void {
-    // The handler is writing the response by hand and has not returned yet: not ours to time out.
+    // The handler is writing the response by hand: not ours to time out.
     if (this.source === undefined && this.res.headersSent) return this.release();
     const { method, originalUrl } = this.req;
     const headersSent = this.res.headersSent;
+    if (this.awaitsAnswer) {
+      warn(
+        'asyncStream()',
+        `the handler for ${this.route} returned undefined and did not answer within ${this.timeout} ms, so the ` +
+          'request was answered with 503. Return the body (a missing `return`?), or answer with res.send() or next().',
+      );
+    }
     this.fail(new StreamTimeoutError({ timeout: this.timeout!, method, url: originalUrl, headersSent }));
   }
 }

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { finished, Readable } from 'node:stream';
 import type { Chunk } from './response.js';
 
 /**
@@ -11,9 +11,10 @@ export interface ChunkSource {
   readonly next: () => IteratorResult<unknown> | Promise<IteratorResult<unknown>>;
   /**
    * Stops the producer: runs a generator's `finally`, destroys a `Readable`, cancels a
-   * `ReadableStream`. Never throws; errors raised while closing are not the client's concern.
+   * `ReadableStream`. Resolves once it is closed; never throws or rejects: errors raised while
+   * closing are not the client's concern.
    */
-  readonly cancel: (reason: unknown) => void;
+  readonly cancel: (reason: unknown) => Promise<void>;
   /**
    * Turns the `index`th value into the chunk to write (an `sse` event, an `ndjson` line); without
    * it, values are chunks. Done by the pump, so a values stream costs no promise of its own.
@@ -77,7 +78,7 @@ export function fromReadable(readable: Readable): ChunkSource {
   const iterator = readable[Symbol.asyncIterator]();
   // destroy() rather than return(): the iterator's return() waits for a pending read that a
   // stalled stream may never answer.
-  return { next: () => iterator.next(), cancel: () => readable.destroy() };
+  return { next: () => iterator.next(), cancel: () => destroyReadable(readable) };
 }
 
 /** A source over a web `ReadableStream`, read through a reader it keeps locked. */
@@ -86,18 +87,27 @@ export function fromReadableStream(stream: ReadableStream<unknown>): ChunkSource
   return {
     next: () => reader.read() as Promise<IteratorResult<unknown>>,
     // cancel() settles a pending read() with done, unlike the async iterator's return().
-    cancel: (reason) => void reader.cancel(reason).catch(ignore),
+    cancel: (reason) => reader.cancel(reason).then(ignore, ignore),
   };
 }
 
-function closeIterator(iterator: Iterator<unknown> | AsyncIterator<unknown>): void {
-  if (typeof iterator.return !== 'function') return;
+const closed = Promise.resolve();
+
+function closeIterator(iterator: Iterator<unknown> | AsyncIterator<unknown>): Promise<void> {
+  if (typeof iterator.return !== 'function') return closed;
   try {
     const result = iterator.return();
-    if (isPromiseLike(result)) result.then(ignore, ignore);
+    if (isPromiseLike(result)) return Promise.resolve(result).then(ignore, ignore);
   } catch {
-    // A generator whose finally throws while being closed: the stream is over either way.
+    // A generator whose finally throws while being closed, or a sync generator that is running
+    // (it closed the response itself): the stream is over either way; the pump closes it again.
   }
+  return closed;
+}
+
+function destroyReadable(readable: Readable): Promise<void> {
+  readable.destroy();
+  return new Promise((resolve) => finished(readable, () => resolve()));
 }
 
 /** Whether `value` is a thenable: `await` would wait for it. */

@@ -40,7 +40,8 @@ export interface SseOptions {
   readonly timeout?: number | null | undefined;
   /**
    * What to send when the events fail after the stream has started. `false` closes the connection
-   * (the browser reconnects); `true` first sends `event: error` with the fixed data
+   * (the browser reconnects); `true` first sends `event: stream-error` (not `error`, the name of
+   * EventSource's own event for a failed connection) with the fixed data
    * `Internal Server Error`, never the error's message; a function maps the error to the event to
    * send. The error goes to `next(err)` in every case. If that function throws, or returns an
    * event that cannot be encoded, no error event is sent and an `AsyncStreamWarning` is emitted.

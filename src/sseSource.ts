@@ -2,6 +2,7 @@ import { describeValue } from './describe.js';
 import { formatEvent, type SseEvent } from './encodeEvent.js';
 import type { ChunkSource } from './source.js';
 import type { Timeout } from './timeout.js';
+import { warn } from './warn.js';
 
 /** How an event stream behaves: resolved `sse()` options. */
 export interface SseSourceConfig {
@@ -13,8 +14,10 @@ export interface SseSourceConfig {
 
 // WHATWG HTML §9.2.7: a comment line every 15 seconds or so keeps legacy proxies from dropping the connection.
 const KEEP_ALIVE_FRAME = ': keep-alive\n\n';
-// Fixed text: an internal error message is not the client's to read.
-const ERROR_FRAME = 'event: error\ndata: Internal Server Error\n\n';
+// Fixed text: an internal error message is not the client's to read. Not named `error`: that is
+// also the name of EventSource's own event for a failed connection, which a page listens to with
+// addEventListener('error') and could not tell from this one.
+const ERROR_FRAME = 'event: stream-error\ndata: Internal Server Error\n\n';
 // setTimeout() stores its delay in a signed 32-bit integer; larger values fire after 1 ms.
 const MAX_DELAY = 2 ** 31 - 1;
 
@@ -84,11 +87,7 @@ function errorFrame(errorEvent: true | ((error: unknown) => unknown), error: unk
 }
 
 function warnNoErrorEvent(what: string): undefined {
-  process.emitWarning(
-    `sse(): \`errorEvent\` ${what}, so no error event was sent before the stream was closed. ` +
-      'Make it return an event object or a string.',
-    'AsyncStreamWarning',
-  );
+  warn('sse()', `\`errorEvent\` ${what}, so no error event was sent before the stream was closed. Make it return an event object or a string.`);
   return undefined;
 }
 

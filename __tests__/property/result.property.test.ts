@@ -163,7 +163,21 @@ const acceptedCase: fc.Arbitrary<AcceptedCase> = fc
   )
   // A generator function can only produce a streamed body; a bare array is a tuple, never a body.
   .filter(({ body, shape, wrap }) => shape.shape !== 'generatorFunction' || (body.kind === 'stream' && wrap === 'none'))
-  .filter(({ body, shape }) => !(shape.shape === 'bare' && body.kind === 'json' && Array.isArray(body.value)));
+  .filter(({ body, shape }) => !(shape.shape === 'bare' && body.kind === 'json' && Array.isArray(body.value)))
+  // [JSON, headers] could be two rows of data: refused (see the rejected cases).
+  .filter(({ body, shape, wrap }) => !isAmbiguousPair(body, shape, wrap));
+
+/** `[body, headers]` with a JSON body (not behind a promise) and headers as an object or pairs. */
+function isAmbiguousPair(body: BodySpec, shape: ShapeSpec, wrap: Wrap): boolean {
+  return (
+    shape.shape === 'tuple' &&
+    shape.status === undefined &&
+    shape.headers !== undefined &&
+    shape.headers.form !== 'Headers' &&
+    body.kind === 'json' &&
+    wrap === 'none'
+  );
+}
 
 // ---------------------------------------------------------------------------------------------
 // Building real values from the specs.
@@ -418,6 +432,14 @@ const rejectedCase: fc.Arbitrary<RejectedCase> = fc.record({
       },
       phrases: [`asyncStream(): cannot send ${named(bad)}`],
     })),
+    // [JSON, headers]: as well two rows of data, so never taken for a body and its headers.
+    fc.record({ body: fc.constantFrom<unknown>({ id: 1 }, [], [{ id: 1 }], Object.create(null)), headers: fc.oneof(goodHeaders, fc.constant([['X-R-A', '1']])) }).map(
+      ({ body, headers }) => ({
+        label: `[${nameOf(body)}, ${nameOf(headers)}]`,
+        result: () => [body, headers],
+        phrases: ['could be two items of data (rows from a query) as well as [body, headers]', 'return [array, 200]', 'makeResponse(body, 200, headers)'],
+      }),
+    ),
     // An array of a length no tuple has: an array is never a body.
     fc.oneof(fc.constantFrom(0, 1), fc.integer({ min: 4, max: 7 })).chain((length) =>
       fc.array(fc.oneof(fc.string(), validStatus, goodHeaders), { minLength: length, maxLength: length }).map((items) => ({

@@ -1,0 +1,205 @@
+import timeout from 'connect-timeout';
+import type { Request, Response } from 'express';
+import { asyncStream, currentSignal } from '../src/index.js';
+import { recordErrors, useProcessWatch } from './helpers/app.js';
+import { fetchAll } from './helpers/client.js';
+import { deferred } from './helpers/deferred.js';
+import { expressVersions } from './helpers/express.js';
+import { useTestServer } from './helpers/server.js';
+import { nodeProcess, watchWarnings } from './helpers/warnings.js';
+
+// Whoever finishes the response while its body streams (the handler itself, an error handler,
+// connect-timeout), the process survives, nothing accepted is lost, the body is closed and its
+// signal aborts, and an AsyncStreamWarning names the route.
+
+type Answer = (res: Response) => void;
+
+/** Handler behaviours that answer the request and then go on yielding. */
+const answers: ReadonlyArray<readonly [string, Answer, number, string]> = [
+  ['res.send()', (res) => res.send('early\n'), 200, 'early\n'],
+  ['res.redirect()', (res) => res.redirect('/elsewhere'), 302, 'Found. Redirecting to /elsewhere'],
+  ['res.end()', (res) => res.end(), 200, ''],
+  ['res.status(204).end()', (res) => res.status(204).end(), 204, ''],
+];
+
+function useCrashWatch(): { readonly uncaught: unknown[] } {
+  const uncaught: unknown[] = [];
+  const record = (error: unknown): void => {
+    uncaught.push(error);
+  };
+  beforeEach(() => {
+    uncaught.length = 0;
+    nodeProcess().on('uncaughtException', record);
+  });
+  afterEach(() => {
+    nodeProcess().off('uncaughtException', record);
+  });
+  return { uncaught };
+}
+
+describe.each(expressVersions)('when other code ends the response while the body streams (%s)', (_name, createApp) => {
+  const { serve } = useTestServer();
+  const watch = useProcessWatch();
+  const crashes = useCrashWatch();
+  let warnings: ReturnType<typeof watchWarnings>;
+  beforeEach(() => {
+    warnings = watchWarnings();
+  });
+  afterEach(() => warnings.stop());
+
+  /** A warning that names the route, once the response to it was ended elsewhere. */
+  function expectOneRouteWarning(route: string): void {
+    const ours = warnings.warnings.filter((warning) => warning.name === 'AsyncStreamWarning');
+    expect(ours).toHaveLength(1);
+    expect(ours[0]!.message).toContain(route);
+    expect(ours[0]!.message).toContain('was ended by other code');
+  }
+
+  describe.each(answers)('the handler answers with %s before its first yield', (_label, answer, status, body) => {
+    it('(async generator) answers once, closes the body, warns, and the process survives', async () => {
+      const app = createApp();
+      let finallies = 0;
+      let afterAnswer = false;
+      app.get(
+        '/oops',
+        asyncStream(async function* (_req, res) {
+          try {
+            answer(res);
+            yield 'x';
+            afterAnswer = true;
+          } finally {
+            finallies++;
+          }
+        }),
+      );
+      const errors = recordErrors(app);
+      const received = await fetchAll(await serve(app), '/oops');
+      expect(received.status).toBe(status);
+      expect(received.body.toString()).toBe(status === 204 ? '' : body);
+      expect(received.outcome).toBe('complete');
+      expect(finallies).toBe(1);
+      expect(afterAnswer).toBe(false);
+      expect(errors).toEqual([]);
+      expect(crashes.uncaught).toEqual([]);
+      expect(watch.unhandled).toEqual([]);
+      expectOneRouteWarning('GET /oops');
+    });
+
+    it('(sync generator) answers once, closes the body, warns, and the process survives', async () => {
+      const app = createApp();
+      let finallies = 0;
+      app.get(
+        '/oops',
+        asyncStream(function* (_req, res) {
+          try {
+            answer(res);
+            yield 'x';
+            yield 'y';
+          } finally {
+            finallies++;
+          }
+        }),
+      );
+      const errors = recordErrors(app);
+      const received = await fetchAll(await serve(app), '/oops');
+      expect(received.status).toBe(status);
+      expect(received.body.toString()).toBe(status === 204 ? '' : body);
+      expect(finallies).toBe(1);
+      expect(errors).toEqual([]);
+      expect(crashes.uncaught).toEqual([]);
+      expectOneRouteWarning('GET /oops');
+    });
+  });
+
+  describe.each([
+    ['async', async function* (_req: Request, res: Response) {
+      yield 'a\n';
+      res.end();
+      yield 'b\n';
+    }],
+    ['sync', function* (_req: Request, res: Response) {
+      yield 'a\n';
+      res.end();
+      yield 'b\n';
+    }],
+  ])('a %s generator that yields, ends the response, then yields again', (_kind, handler) => {
+    it('delivers what it yielded before the end, ends cleanly, writes nothing after, and warns', async () => {
+      const app = createApp();
+      app.get('/ended', asyncStream(handler));
+      const errors = recordErrors(app);
+      const received = await fetchAll(await serve(app), '/ended');
+      expect(received.status).toBe(200);
+      expect(received.body.toString()).toBe('a\n');
+      expect(received.outcome).toBe('complete');
+      expect(errors).toEqual([]);
+      expect(crashes.uncaught).toEqual([]);
+      expectOneRouteWarning('GET /ended');
+    });
+  });
+
+  it('cuts after what was sent when the handler calls res.send() once the stream has started', async () => {
+    const app = createApp();
+    let finallies = 0;
+    app.get(
+      '/late-send',
+      asyncStream(async function* (_req, res) {
+        try {
+          yield 'a\n';
+          await new Promise(setImmediate);
+          res.send('too late');
+        } finally {
+          finallies++;
+        }
+      }),
+    );
+    const errors = recordErrors(app);
+    const received = await fetchAll(await serve(app), '/late-send');
+    expect(received.body.toString()).toBe('a\n');
+    expect(received.outcome).toBe('aborted');
+    expect(errors).toEqual([expect.objectContaining({ code: 'ERR_HTTP_HEADERS_SENT' })]);
+    expect(finallies).toBe(1);
+    expect(crashes.uncaught).toEqual([]);
+  });
+
+  describe('behind connect-timeout, which answers 503 while the body waits for its first chunk', () => {
+    it.each([
+      ['with the idle timeout off', null],
+      ['with an idle timeout longer than connect-timeout', 60_000],
+    ])('%s: the signal aborts and the finally runs at once, with no StreamTimeoutError', async (_label, idle) => {
+      const app = createApp();
+      const aborted = deferred<unknown>();
+      const finalized = deferred<void>();
+      app.use(timeout('300ms'));
+      app.get(
+        '/slow',
+        asyncStream(
+          async function* () {
+            const signal = currentSignal();
+            try {
+              await new Promise((_resolve, reject) => {
+                signal.addEventListener('abort', () => {
+                  aborted.resolve(signal.reason);
+                  reject(signal.reason);
+                });
+              });
+              yield 'never';
+            } finally {
+              finalized.resolve();
+            }
+          },
+          { timeout: idle },
+        ),
+      );
+      const errors = recordErrors(app);
+      const received = await fetchAll(await serve(app), '/slow');
+      expect(received.status).toBe(503);
+      expect(await aborted.promise).toMatchObject({ name: 'AbortError' });
+      await finalized.promise;
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ code: 'ETIMEDOUT', status: 503 });
+      expect(crashes.uncaught).toEqual([]);
+      expect(watch.unhandled).toEqual([]);
+      expectOneRouteWarning('GET /slow');
+    });
+  });
+});

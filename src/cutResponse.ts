@@ -1,0 +1,62 @@
+// Step: after a late error, the bytes already written reach the client, then the connection is cut.
+import type { Response } from 'express';
+
+/** The part of a zlib stream that `compression` keeps private and that the cut needs. */
+interface Encoder {
+  flush(callback: () => void): void;
+  off(event: 'drain', listener: () => void): unknown;
+}
+
+const ignore = (): void => {};
+
+/**
+ * Cuts a started response so the client sees it truncated, never complete (RFC 9112 §7.1: a
+ * chunked body without its last chunk is incomplete), after handing every byte written so far to
+ * the socket; then calls `then`. Asynchronous only behind `compression`, whose zlib stream holds
+ * the last chunks until it has flushed them.
+ */
+export function cutResponse(res: Response, then: () => void): void {
+  let done = false;
+  const cut = (): void => {
+    if (done) return;
+    done = true;
+    res.off('close', cut);
+    uncork(res);
+    res.destroy();
+    then();
+  };
+  const encoder = encoderOf(res);
+  if (encoder === undefined) return cut();
+  // The client may go first: then there is nothing left to deliver.
+  res.once('close', cut);
+  encoder.flush(cut);
+}
+
+/**
+ * Hands what Node holds back to the socket. Node corks a chunked response until the next tick
+ * (`OutgoingMessage.write`); on Node 24 and 26 the response keeps those chunks in a buffer of its
+ * own that only `res.uncork()` releases, so uncorking the socket is not enough.
+ */
+function uncork(res: Response): void {
+  while (res.writableCorked > 0) res.uncork();
+  const socket = res.socket;
+  while (socket !== null && socket.writableCorked > 0) socket.uncork();
+}
+
+/**
+ * The zlib stream of the `compression` middleware, if it compresses this response. compression
+ * hands `'drain'` listeners to that stream and returns what its `on()` returns, the stream itself;
+ * it exposes no other way to know when a flush has reached the response.
+ */
+function encoderOf(res: Response): Encoder | undefined {
+  if (typeof (res as Response & { flush?: unknown }).flush !== 'function') return undefined;
+  const target: unknown = res.on('drain', ignore);
+  if (target === res) {
+    res.off('drain', ignore);
+    return undefined;
+  }
+  const encoder = target as Partial<Encoder> | null;
+  if (typeof encoder?.flush !== 'function' || typeof encoder.off !== 'function') return undefined;
+  encoder.off('drain', ignore);
+  return encoder as Encoder;
+}
