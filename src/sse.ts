@@ -88,7 +88,9 @@ interface SseConfig extends SseSourceConfig {
  * import { setTimeout } from 'node:timers/promises';
  * import { currentSignal, lastEventId, sse } from 'express-async-stream';
  * app.get('/ticks', sse(async function* (req) {
- *   for (let n = Number(lastEventId(req) ?? 0) + 1; ; n++) {
+ *   // The id comes from the client: anything but a count of ours starts over at 1.
+ *   const last = Number(lastEventId(req));
+ *   for (let n = Number.isSafeInteger(last) && last > 0 ? last + 1 : 1; ; n++) {
  *     yield { id: n, event: 'tick', data: { n } }; // id: 1, event: tick, data: {"n":1}
  *     await setTimeout(1000, undefined, { signal: currentSignal() });
  *   }
