@@ -9,27 +9,55 @@ interface Encoder {
 
 const ignore = (): void => {};
 
+/** How long a client that stopped reading may hold a failed response open before it is cut anyway. */
+const DELIVERY_LIMIT = 10_000;
+
 /**
  * Cuts a started response so the client sees it truncated, never complete (RFC 9112 §7.1: a
- * chunked body without its last chunk is incomplete), after handing every byte written so far to
- * the socket; then calls `then`. Asynchronous only behind `compression`, whose zlib stream holds
- * the last chunks until it has flushed them.
+ * chunked body without its last chunk is incomplete), after every byte written so far has reached
+ * the socket; then calls `then`. At once in the common case; later only behind `compression`,
+ * whose zlib stream holds the last chunks until it has flushed them, or when the socket still
+ * holds bytes the client has not taken (destroying it would drop them), and never later than
+ * {@link DELIVERY_LIMIT} ms. With `deliver` false (a client that stopped reading), only what
+ * Node holds back is handed to the socket before the cut.
  */
-export function cutResponse(res: Response, then: () => void): void {
+export function cutResponse(res: Response, deliver: boolean, then: () => void): void {
+  const encoder = deliver ? encoderOf(res) : undefined;
+  if (encoder === undefined) {
+    uncork(res);
+    if (!deliver || !isHeldBack(res)) return destroyThen(res, then);
+  }
   let done = false;
   const cut = (): void => {
     if (done) return;
     done = true;
+    clearTimeout(limit);
     res.off('close', cut);
+    res.socket?.off('drain', cut);
     uncork(res);
-    res.destroy();
-    then();
+    destroyThen(res, then);
   };
-  const encoder = encoderOf(res);
-  if (encoder === undefined) return cut();
+  const limit = setTimeout(cut, DELIVERY_LIMIT);
+  limit.unref();
   // The client may go first: then there is nothing left to deliver.
   res.once('close', cut);
-  encoder.flush(cut);
+  const whenDelivered = (): void => {
+    if (done) return;
+    uncork(res);
+    if (isHeldBack(res)) res.socket!.once('drain', cut);
+    else cut();
+  };
+  if (encoder === undefined) whenDelivered();
+  else encoder.flush(whenDelivered);
+}
+
+function isHeldBack(res: Response): boolean {
+  return (res.socket?.writableLength ?? 0) > 0;
+}
+
+function destroyThen(res: Response, then: () => void): void {
+  res.destroy();
+  then();
 }
 
 /**

@@ -184,10 +184,12 @@ export class StreamSession {
    */
   fail(error: unknown): void {
     if (this.state === 'abandoned') return;
+    // A client that stopped reading (the socket refused a write) is not waited for.
+    const deliver = this.isDrained;
     this.abandon(error);
     // Cut before Express sees the error: a custom error handler that ends a started response
     // would otherwise give the client a clean end of a truncated stream.
-    if (this.res.headersSent && !this.res.writableEnded) cutResponse(this.res, () => this.next(error));
+    if (this.res.headersSent && !this.res.writableEnded) cutResponse(this.res, deliver, () => this.next(error));
     else this.next(error);
   }
 
