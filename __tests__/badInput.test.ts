@@ -692,7 +692,11 @@ const resultRows: RequestRow[] = [
 
 const CHUNK_FIX = 'a chunk must be a string, a Buffer or a Uint8Array. Serialise other values first';
 
-/** Chunks that are not text or bytes, as the message names them. */
+/**
+ * Chunks that are not text or bytes, as the message names them: the type, then a preview. An
+ * ArrayBuffer's preview is util.inspect()'s own rendering of its fields, which Node changes between
+ * lines (`byteLength: 2` on Node 20, `[byteLength]: 2` from Node 22), so only its type is named here.
+ */
 const badChunks: ReadonlyArray<readonly [chunk: unknown, named: string]> = [
   [42, 'number (42)'],
   [null, 'null'],
@@ -702,7 +706,7 @@ const badChunks: ReadonlyArray<readonly [chunk: unknown, named: string]> = [
   [['a'], "array of length 1 ([ 'a' ])"],
   [Symbol('s'), 'symbol (Symbol(s))'],
   [7n, 'bigint (7n)'],
-  [new ArrayBuffer(2), 'ArrayBuffer object (ArrayBuffer { [Uint8Contents]: <00 00>, byteLength: 2 })'],
+  [new ArrayBuffer(2), 'ArrayBuffer object'],
   [new String('boxed'), "String object ([String: 'boxed'])"],
 ];
 
@@ -711,7 +715,7 @@ const chunkRowsBefore: RequestRow[] = [
     input: `a first chunk that is ${named}`,
     route: (tracked) => asyncStream(() => tracked.body([chunk, 'never sent'])),
     error: TypeError,
-    says: [`asyncStream(): chunk 0 of the body is ${named}; ${CHUNK_FIX}`],
+    says: [`asyncStream(): chunk 0 of the body is ${named}`, CHUNK_FIX],
     body: 'closed',
   })),
   {
