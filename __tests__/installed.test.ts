@@ -101,7 +101,8 @@ const project = path.join(work, 'consumer');
 
 /** `npm pack` into the temporary folder; resolves with the tarball's path. */
 const pack = lazily(async () => {
-  // --ignore-scripts: `prepare` would rebuild (rm -rf) dist/ under the other test files' feet.
+  // --ignore-scripts: `prepack` would rebuild (rm -rf) dist/ under the other test files' feet; `npm test`
+  // has built it already.
   const stdout = await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', work], root);
   const [{ filename }] = JSON.parse(stdout) as [{ filename: string }];
   return path.join(work, filename);

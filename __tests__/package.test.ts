@@ -96,7 +96,7 @@ async function typeCheck(project: string): Promise<string[]> {
 
 /** `npm pack --dry-run`: the files the published tarball would hold. */
 async function packedFiles(): Promise<string[]> {
-  // --ignore-scripts: `prepare` would rebuild (rm -rf) dist/ under the other tests' feet.
+  // --ignore-scripts: `prepack` would rebuild (rm -rf) dist/ under the other tests' feet.
   const args = ['pack', '--dry-run', '--json', '--ignore-scripts'];
   const npmCli = process.env.npm_execpath;
   const stdout =
@@ -330,6 +330,12 @@ describe('package.json', () => {
     expect(packageJson.files).toEqual(['dist']);
     expect(packageJson.sideEffects).toBe(false);
     expect(packageJson.engines).toEqual({ node: '>=20' });
+  });
+
+  it('builds before packing, and runs no script where it is installed (npm 11 warns every consumer of one)', () => {
+    const scripts = packageJson.scripts as Record<string, string>;
+    expect(scripts.prepack).toBe('npm run build');
+    expect(Object.keys(scripts).filter((name) => /^(preinstall|install|postinstall|prepare)$/.test(name))).toEqual([]);
   });
 
   it('has no runtime dependencies; Express is a peer', () => {
