@@ -1,13 +1,21 @@
-// The runner: `node bench/run.mjs [--quick]`. Each contender's server runs in its
+// The runner: `node bench/run.mjs [--quick] [--node <major>]`. It runs on the chosen
+// Node line (default 26), its binary from the npm registry (nodeLine.mjs): started on
+// any other Node, it runs itself again on that one. Each contender's server runs in its
 // own child process (child.mjs), forked afresh for every contender × round, and
 // for every resource workload too, so that no figure inherits another's heap.
 // Contenders are interleaved (A B C … per round, order rotated each round). Every
 // child gets one warm-up request before the measured ones. Prints the tables and
 // writes bench/RESULTS.md (--quick: bench/scratch/RESULTS.quick.md).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { realpathSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { startChild } from './childProcess.mjs';
 import { contenders } from './contenders.mjs';
+import { nodeBinary } from './nodeLine.mjs';
 import { machineLine, percentile, renderResources, renderThroughput } from './report.mjs';
 import { measureDisconnect, measureIdle, measureSlow } from './resourceRuns.mjs';
 import { IDLE } from './resourceWorkloads.mjs';
@@ -15,7 +23,18 @@ import { sseContenders } from './sseContenders.mjs';
 import { runSse, sseWorkloads } from './sseWorkload.mjs';
 import { runThroughput, workloads } from './workloads.mjs';
 
-const quick = process.argv.includes('--quick');
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, node: { type: 'string', default: '26' } },
+});
+const node = await nodeBinary(args.node);
+if (realpathSync(process.execPath) !== realpathSync(node)) {
+  const runner = spawn(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  const [code] = await once(runner, 'exit');
+  process.exit(code ?? 1);
+}
+// From here on this process, the children it forks and the clients run on `node`.
+
+const quick = args.quick;
 // --quick checks that the harness works, in under a minute: fewer rounds, fewer idle
 // streams, a shorter slow-reader window. Its figures are not comparable with a full run's.
 const plan = quick
