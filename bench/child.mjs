@@ -4,11 +4,12 @@
 // workloads fork it with --expose-gc, for 'probe'.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { contenders } from './contenders.mjs';
+import { floorContenders, sseFloorContenders } from './floorContenders.mjs';
 import { stats } from './resourceWorkloads.mjs';
 import { sseContenders } from './sseContenders.mjs';
 import { runLatency } from './workloads.mjs';
 
-const sets = { octet: contenders, sse: sseContenders };
+const sets = { octet: { ...contenders, ...floorContenders }, sse: { ...sseContenders, ...sseFloorContenders } };
 const server = await sets[process.argv[2]][process.argv[3]]();
 
 // Server-side sockets closed so far: the idle workload waits until the server has

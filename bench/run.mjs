@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startChild } from './childProcess.mjs';
 import { contenders } from './contenders.mjs';
+import { floorContenders, sseFloorContenders } from './floorContenders.mjs';
 import { nodeBinary } from './nodeLine.mjs';
 import { machineLine, percentile, renderResources, renderThroughput } from './report.mjs';
 import { measureDisconnect, measureIdle, measureSlow } from './resourceRuns.mjs';
@@ -40,8 +41,12 @@ const quick = args.quick;
 const plan = quick
   ? { mode: 'quick', rounds: 1, resourceRounds: 1, idleStreams: 500, slowWindowMs: 1000 }
   : { mode: 'full', rounds: 5, resourceRounds: 5, idleStreams: IDLE.streams, slowWindowMs: 3000 };
+// The floors run the throughput workloads only (floorContenders.mjs); their rows follow
+// the hand-written baseline's, which comes first in each set.
 const octet = Object.keys(contenders);
 const sse = Object.keys(sseContenders);
+const octetThroughput = [octet[0], ...Object.keys(floorContenders), ...octet.slice(1)];
+const sseThroughput = [sse[0], ...Object.keys(sseFloorContenders), ...sse.slice(1)];
 const t0 = performance.now();
 
 const rotated = (names, round) => names.map((_, i) => names[(i + round) % names.length]);
@@ -60,9 +65,9 @@ async function withChild(set, name, options, measure) {
   }
 }
 
-const throughput = { ...table(['big', 'small', 'latency'], octet), ...table(['sse'], sse) };
+const throughput = { ...table(['big', 'small', 'latency'], octetThroughput), ...table(['sse'], sseThroughput) };
 for (let round = 0; round < plan.rounds; round++) {
-  for (const name of rotated(octet, round)) {
+  for (const name of rotated(octetThroughput, round)) {
     await withChild('octet', name, {}, async (child) => {
       const big = await runThroughput(child.url, 'big');
       throughput.big[name].push(big.bytes / 1e6 / (big.ms / 1000));
@@ -73,7 +78,7 @@ for (let round = 0; round < plan.rounds; round++) {
       log(`round ${round + 1}/${plan.rounds} ${name}: big ${big.ms.toFixed(0)} ms, small ${small.ms.toFixed(0)} ms`);
     });
   }
-  for (const name of rotated(sse, round)) {
+  for (const name of rotated(sseThroughput, round)) {
     await withChild('sse', name, {}, async (child) => {
       const { ms, events } = await runSse(child.url, 'sse');
       throughput.sse[name].push(events / (ms / 1000));

@@ -35,7 +35,7 @@ export async function writeLoop(res, makeGen, encode) {
 
 // 'close' too: a response whose client left never emits 'drain', and the loop must
 // get back to the generator (already returned by onClose) to finish.
-function drainedOrClosed(res) {
+export function drainedOrClosed(res) {
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
