@@ -5,11 +5,12 @@
 // for every resource workload too, so that no figure inherits another's heap.
 // Contenders are interleaved (A B C … per round, order rotated each round). Every
 // child gets one warm-up request before the measured ones. Prints the tables and
-// writes bench/RESULTS.md (--quick: bench/scratch/RESULTS.quick.md).
+// writes them to this Node line's section of bench/RESULTS.md (--quick:
+// bench/scratch/RESULTS.quick.md).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { realpathSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -20,6 +21,7 @@ import { nodeBinary } from './nodeLine.mjs';
 import { machineLine, percentile, renderResources, renderThroughput } from './report.mjs';
 import { measureDisconnect, measureIdle, measureSlow } from './resourceRuns.mjs';
 import { IDLE } from './resourceWorkloads.mjs';
+import { writeResults } from './resultsFile.mjs';
 import { sseContenders } from './sseContenders.mjs';
 import { runSse, sseWorkloads } from './sseWorkload.mjs';
 import { runThroughput, workloads } from './workloads.mjs';
@@ -115,5 +117,6 @@ console.log(output);
 const file = quick ? new URL('./scratch/RESULTS.quick.md', import.meta.url) : new URL('./RESULTS.md', import.meta.url);
 // bench/scratch is gitignored, and may not exist in a fresh clone.
 if (quick) await mkdir(new URL('./scratch/', import.meta.url), { recursive: true });
-await writeFile(file, `# Benchmark results\n\n${output}`);
-console.error(`written to ${file.pathname}`);
+const line = process.versions.node.split('.')[0];
+await writeResults(file, line, output);
+console.error(`written to ${file.pathname}, section Node ${line}`);
