@@ -1,9 +1,9 @@
 // Which Node runs the benchmark: a Node line's official binary, as the npm registry
 // ships it (the node-<os>-<arch> package), installed once into .cache/node/<major>/
-// (git-ignored) and reused from there. The test script keeps its binaries in the same place.
+// (git-ignored) and reused from there, where scripts/test-node.sh keeps them too.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const CACHE = fileURLToPath(new URL('../.cache/node/', import.meta.url));
@@ -18,12 +18,18 @@ export async function nodeBinary(major) {
   const prefix = `${CACHE}${major}`;
   const binary = `${prefix}/node_modules/${PACKAGE}/bin/node`;
   if (existsSync(binary)) return binary;
-  await mkdir(prefix, { recursive: true });
+  // Installed beside the cache and moved into place, so that an interrupted install is never
+  // taken for a complete one (scripts/test-node.sh does the same).
+  const partial = `${prefix}.partial`;
+  await rm(partial, { recursive: true, force: true });
+  await mkdir(partial, { recursive: true });
   console.error(`installing ${PACKAGE}@${major} from the npm registry into ${prefix}`);
-  // --prefix: the cache folder is its own npm project, never the repository's package.json.
-  execFileSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', `${PACKAGE}@${major}`], {
+  // --prefix: the folder is its own npm project, never the repository's package.json.
+  execFileSync('npm', ['install', '--prefix', partial, '--no-save', '--no-audit', '--no-fund', `${PACKAGE}@${major}`], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  await rm(prefix, { recursive: true, force: true });
+  await rename(partial, prefix);
   if (!existsSync(binary)) throw new Error(`npm installed ${PACKAGE}@${major}, but ${binary} is missing.`);
   return binary;
 }
