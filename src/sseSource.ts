@@ -65,7 +65,7 @@ export function createSseSource(source: ChunkSource, config: SseSourceConfig): C
   const { keepAlive, errorEvent } = config;
   return {
     ...source,
-    encode: (event, index) => formatEvent(event, () => `sse(): event ${index}`),
+    encode: formatEvent,
     heartbeat: keepAlive === null ? undefined : { every: keepAlive, chunk: KEEP_ALIVE_FRAME },
     lastWords: errorEvent === false ? undefined : (error) => errorFrame(errorEvent, error),
   };
