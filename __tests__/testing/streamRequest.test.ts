@@ -1,8 +1,9 @@
 import http from 'node:http';
+import { Readable } from 'node:stream';
 import express, { type Express } from 'express';
-import { asyncStream, currentSignal } from '../../src/index.js';
+import { asyncStream, currentSignal, ndjson, sse } from '../../src/index.js';
 import { ReceiveTimeoutError, ResponseAbortedError, streamRequest, type StreamConnection } from '../../src/testing/index.js';
-import { settle } from '../helpers/deferred.js';
+import { deferred, settle } from '../helpers/deferred.js';
 import { createProducer, type Producer } from '../helpers/producer.js';
 import { listen, type TestServer } from '../helpers/server.js';
 
@@ -28,6 +29,7 @@ function isRefused(url: string): Promise<boolean> {
 describe('streamRequest(target, path, init?)', () => {
   let server: TestServer | undefined;
   let connection: StreamConnection | undefined;
+  let producerOfEvents: Producer<string>;
 
   afterEach(async () => {
     await connection?.disconnect();
@@ -140,15 +142,110 @@ describe('streamRequest(target, path, init?)', () => {
   });
 
   describe('disconnect()', () => {
-    it("closes the socket, so the server-side generator's finally runs", async () => {
+    it("resolves once the server-side generator's finally has run", async () => {
       const { app, producer } = createTestApp();
       producer.push('first');
       connection = await streamRequest(app, '/stream');
       await connection.receive();
       await connection.disconnect();
-      await producer.finalized;
       expect(producer.finallyCount).toBe(1);
+    });
+
+    it('waits for a finally that is itself waiting', async () => {
+      const gate = deferred();
+      let cleanedUp = false;
+      const app = express();
+      app.get('/', asyncStream(async function* () {
+        try {
+          yield 'first';
+          await new Promise((resolve) => currentSignal().addEventListener('abort', resolve));
+        } finally {
+          await gate.promise;
+          cleanedUp = true;
+        }
+      }));
+      connection = await streamRequest(app, '/');
+      await connection.receive();
+      const disconnected = connection.disconnect().then(() => cleanedUp);
+      await settle();
+      expect(cleanedUp).toBe(false);
+      gate.resolve();
+      expect(await disconnected).toBe(true);
+    });
+
+    it('resolves once a Readable body is destroyed', async () => {
+      const body = new Readable({ read() {} });
+      body.push('first');
+      const app = express();
+      app.get('/', asyncStream(() => body));
+      connection = await streamRequest(app, '/');
+      await connection.receive();
       await connection.disconnect();
+      expect(body.destroyed).toBe(true);
+    });
+
+    it.each([
+      ['sse()', () => sse(() => producerOfEvents.generateUntil(currentSignal()))],
+      ['ndjson()', () => ndjson(() => producerOfEvents.generateUntil(currentSignal()))],
+    ])('waits for the generator of %s too', async (_name, handler) => {
+      producerOfEvents = createProducer();
+      producerOfEvents.push('first');
+      const app = express();
+      app.get('/', handler());
+      connection = await streamRequest(app, '/');
+      await connection.receive();
+      await connection.disconnect();
+      expect(producerOfEvents.finallyCount).toBe(1);
+    });
+
+    it('resolves once the response has closed when no asyncStream handled it', async () => {
+      const closed = deferred<boolean>();
+      const app = express();
+      app.get('/', (_req, res) => {
+        res.on('close', () => closed.resolve(res.writableFinished));
+        res.write('by hand');
+      });
+      connection = await streamRequest(app, '/');
+      await connection.receive();
+      await connection.disconnect();
+      expect(closed.settled).toBe(true);
+    });
+
+    it("rejects with a ReceiveTimeoutError when the server's teardown takes longer than the timeout", async () => {
+      const { app, producer } = createTestApp();
+      app.get('/deaf', asyncStream(producer.generate));
+      producer.push('first');
+      connection = await streamRequest(app, '/deaf');
+      await connection.receive();
+      const error = await connection.disconnect({ timeout: 100 }).catch((reason: unknown) => reason);
+      expect(error).toBeInstanceOf(ReceiveTimeoutError);
+      expect(error).toMatchObject({ awaited: "the end of the server's teardown", timeout: 100 });
+      expect((error as Error).message).toContain('ignores currentSignal()');
+      producer.push('released');
+      await connection.disconnect();
+      expect(producer.finallyCount).toBe(1);
+    });
+
+    it('resolves, again and again, after the body has ended', async () => {
+      const { app, producer } = createTestApp();
+      producer.push('only');
+      producer.end();
+      connection = await streamRequest(app, '/stream');
+      expect(await connection.text()).toBe('only');
+      await connection.disconnect();
+      await connection.disconnect();
+      expect(producer.finallyCount).toBe(1);
+    });
+
+    it('resolves after the server cut the response', async () => {
+      const { app, producer } = createTestApp();
+      producer.push('partial');
+      connection = await streamRequest(app, '/stream');
+      await connection.receive();
+      producer.fail(new Error('lost upstream'));
+      await expect(connection.text()).rejects.toThrow(ResponseAbortedError);
+      await connection.disconnect();
+      expect(producer.finallyCount).toBe(1);
     });
 
     it('is what breaking out of async iteration does', async () => {
@@ -159,7 +256,22 @@ describe('streamRequest(target, path, init?)', () => {
         expect(chunk.toString()).toBe('first');
         break;
       }
-      await producer.finalized;
+      expect(producer.finallyCount).toBe(1);
+    });
+
+    describe('with a listening http.Server', () => {
+      it("resolves once the socket is closed, since the server's side is out of sight", async () => {
+        const { app, producer } = createTestApp();
+        app.get('/deaf', asyncStream(producer.generate));
+        server = await listen(app);
+        producer.push('first');
+        connection = await streamRequest(server.server, '/deaf', { timeout: 100 });
+        await connection.receive();
+        await connection.disconnect();
+        expect(producer.finallyCount).toBe(0);
+        producer.end();
+        await producer.finalized;
+      });
     });
   });
 

@@ -2,7 +2,7 @@ import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:h
 import { ReceiveTimeoutError, ResponseAbortedError } from './errors.js';
 import { resolveReceiveTimeout } from './options.js';
 
-/** Options of {@link StreamConnection.receive} and {@link StreamConnection.text}. */
+/** Options of {@link StreamConnection.receive}, {@link StreamConnection.text} and {@link StreamConnection.disconnect}. */
 export interface ReceiveOptions {
   /**
    * How long to wait, in milliseconds, before rejecting with a `ReceiveTimeoutError`.
@@ -44,6 +44,8 @@ export class StreamConnection implements AsyncIterable<Buffer> {
     private readonly request: ClientRequest,
     private readonly response: IncomingMessage,
     private readonly origin: ConnectionOrigin,
+    /** Resolves once the server is done with the response; only known when the kit serves the app. */
+    private readonly served?: Promise<void>,
   ) {
     this.status = response.statusCode ?? 0;
     this.headers = response.headers;
@@ -110,10 +112,25 @@ export class StreamConnection implements AsyncIterable<Buffer> {
     this.response.resume();
   }
 
-  /** Closes the socket like a browser tab going away; resolves once it is closed. Idempotent. */
-  async disconnect(): Promise<void> {
+  /**
+   * Closes the socket like a browser tab going away. When `streamRequest()` was given the app, it
+   * resolves once the server is done with the response too: the response has closed and the body's
+   * teardown has settled (a generator's `finally` has run). Given an `http.Server` or a URL, the
+   * kit cannot see the server's side and resolves once the socket is closed. Idempotent, also after
+   * the body has ended.
+   *
+   * @throws ReceiveTimeoutError when the server's teardown takes longer than the timeout.
+   * @example
+   * import { streamRequest } from 'express-async-stream/testing';
+   * const connection = await streamRequest(app, '/ticks');
+   * await connection.disconnect();
+   * expect(finallyRan).toBe(true);
+   */
+  async disconnect(options: ReceiveOptions = {}): Promise<void> {
+    const timeout = resolveReceiveTimeout(options.timeout, this.origin.timeout, 'disconnect(options)');
     this.request.destroy();
     await this.closed;
+    if (this.served !== undefined) await this.awaitServer(this.served, timeout);
   }
 
   /** Iterates the chunks until the body ends; leaving the loop early disconnects. */
@@ -143,6 +160,26 @@ export class StreamConnection implements AsyncIterable<Buffer> {
       };
       this.notify.push(onChange);
     });
+  }
+
+  private awaitServer(served: Promise<void>, timeout: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(this.teardownTimeoutError(timeout)), timeout);
+    });
+    return Promise.race([served, expired]).finally(() => clearTimeout(timer));
+  }
+
+  private teardownTimeoutError(timeout: number): ReceiveTimeoutError {
+    return new ReceiveTimeoutError(
+      this.origin.method,
+      this.url,
+      "the end of the server's teardown",
+      timeout,
+      'The response closed, but its body was not released: a generator stuck in an await that ignores ' +
+        'currentSignal() runs its finally only once that await settles. Pass currentSignal() to what it ' +
+        'awaits, or allow more time with disconnect({ timeout }).',
+    );
   }
 
   private abortedError(): ResponseAbortedError {

@@ -22,15 +22,19 @@ export class ResponseAbortedError extends AsyncStreamError {
 
 /** Nothing arrived within the time a `streamRequest` call was given. */
 export class ReceiveTimeoutError extends AsyncStreamError {
-  /** What was awaited: `'the response headers'` or `'the next chunk'`. */
+  /**
+   * What was awaited: `'the response headers'`, `'the next chunk'`, or, from `disconnect()`,
+   * `"the end of the server's teardown"`.
+   */
   readonly awaited: string;
   /** The time allowed, in milliseconds. */
   readonly timeout: number;
 
-  constructor(method: string, url: string, awaited: string, timeout: number) {
+  constructor(method: string, url: string, awaited: string, timeout: number, fix?: string) {
     super(
-      `${method} ${url}: ${awaited} did not arrive within ${timeout} ms. Make the server produce it, ` +
-        'or allow more time with { timeout } (per request in streamRequest(), or per call of receive()).',
+      `${method} ${url}: ${awaited} did not arrive within ${timeout} ms. ` +
+        (fix ??
+          'Make the server produce it, or allow more time with { timeout } (per request in streamRequest(), or per call of receive()).'),
     );
     this.name = 'ReceiveTimeoutError';
     this.awaited = awaited;

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AsyncStreamError } from '../errors.js';
 import { describeValue } from '../describe.js';
+import { listenApp } from './appServer.js';
 import { ReceiveTimeoutError } from './errors.js';
 import { DEFAULT_RECEIVE_TIMEOUT, resolveReceiveTimeout } from './options.js';
 import { StreamConnection } from './StreamConnection.js';
@@ -44,7 +45,7 @@ export async function streamRequest(target: StreamTarget, path: string, init: St
     throw new TypeError(`streamRequest(target, path): path must start with "/", but received ${describeValue(path)}.`);
   }
   const timeout = resolveReceiveTimeout(init.timeout, DEFAULT_RECEIVE_TIMEOUT, 'streamRequest()');
-  const { baseUrl, release } = await resolveTarget(target);
+  const { baseUrl, release, served } = await resolveTarget(target);
   const method = (init.method ?? 'GET').toUpperCase();
   const url = `${baseUrl}${path}`;
   const { headers, body } = encodeBody(init);
@@ -54,7 +55,7 @@ export async function streamRequest(target: StreamTarget, path: string, init: St
   try {
     const response = await responded;
     response.once('close', release);
-    return new StreamConnection(request, response, { method, url, timeout });
+    return new StreamConnection(request, response, { method, url, timeout }, served(request.socket?.localPort));
   } catch (error) {
     request.destroy();
     release();
@@ -76,23 +77,27 @@ function awaitResponse(request: http.ClientRequest, method: string, url: string,
   });
 }
 
-async function resolveTarget(target: StreamTarget): Promise<{ baseUrl: string; release: () => void }> {
-  if (typeof target === 'string') return { baseUrl: target.replace(/\/+$/, ''), release: () => {} };
-  if (target instanceof http.Server) return { baseUrl: baseUrlOf(target), release: () => {} };
+interface ResolvedTarget {
+  readonly baseUrl: string;
+  /** Called once the connection has closed. */
+  readonly release: () => void;
+  /** What the server did with the response, when the kit serves the app itself; see `AppServer`. */
+  readonly served: (localPort: number | undefined) => Promise<void> | undefined;
+}
+
+const unseen = (): undefined => undefined;
+
+async function resolveTarget(target: StreamTarget): Promise<ResolvedTarget> {
+  // Someone else's server: its responses are out of the kit's sight.
+  if (typeof target === 'string') return { baseUrl: target.replace(/\/+$/, ''), release: () => {}, served: unseen };
+  if (target instanceof http.Server) return { baseUrl: baseUrlOf(target), release: () => {}, served: unseen };
   if (typeof target !== 'function') {
     throw new TypeError(
       `streamRequest(target, path): target must be an Express app, an http.Server or a base URL, but received ${describeValue(target)}.`,
     );
   }
-  const server = http.createServer(target);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    baseUrl: baseUrlOf(server),
-    release: () => {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
+  const app = await listenApp(target);
+  return { baseUrl: baseUrlOf(app.server), release: app.close, served: app.served };
 }
 
 function baseUrlOf(server: http.Server): string {
