@@ -1,8 +1,12 @@
+// A response read as it arrives: by chunk, line or JSON line.
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { ReceiveTimeoutError, ResponseAbortedError } from './errors.js';
+import { AsyncStreamError } from '../errors.js';
+import { describeValue } from '../describe.js';
+import { ReceiveTimeoutError } from './errors.js';
 import { resolveReceiveTimeout } from './options.js';
+import { ResponseBody, type Take } from './responseBody.js';
 
-/** Options of {@link StreamConnection.receive}, {@link StreamConnection.text} and {@link StreamConnection.disconnect}. */
+/** Options of the `receive…()` methods, {@link StreamConnection.text} and {@link StreamConnection.disconnect}. */
 export interface ReceiveOptions {
   /**
    * How long to wait, in milliseconds, before rejecting with a `ReceiveTimeoutError`.
@@ -12,8 +16,6 @@ export interface ReceiveOptions {
   readonly timeout?: number;
 }
 
-type BodyState = 'open' | 'ended' | 'aborted';
-
 /** Where a connection came from, for error messages and defaults. */
 export interface ConnectionOrigin {
   readonly method: string;
@@ -22,9 +24,10 @@ export interface ConnectionOrigin {
 }
 
 /**
- * An HTTP response read chunk by chunk as it arrives, like Quart's test client connection, but one
- * that never hangs: the end of the body, a cut connection and a silent server are distinct and
- * explicit. Created by `streamRequest()`.
+ * An HTTP response read as it arrives, like Quart's test client connection, but one that never
+ * hangs: the end of the body, a cut connection and a silent server are distinct and explicit. Read
+ * it by chunk, line or JSON line, in any mix: every reader takes from one buffer,
+ * so what one has read the next does not see. Created by `streamRequest()`.
  */
 export class StreamConnection implements AsyncIterable<Buffer> {
   /** The response status code. */
@@ -33,11 +36,7 @@ export class StreamConnection implements AsyncIterable<Buffer> {
   readonly headers: IncomingHttpHeaders;
   /** The URL requested. */
   readonly url: string;
-  private readonly pending: Buffer[] = [];
-  private receivedBytes = 0;
-  private state: BodyState = 'open';
-  private notify: Array<() => void> = [];
-  private readonly closed: Promise<void>;
+  private readonly body: ResponseBody;
 
   /** @internal Use `streamRequest()`. */
   constructor(
@@ -50,40 +49,60 @@ export class StreamConnection implements AsyncIterable<Buffer> {
     this.status = response.statusCode ?? 0;
     this.headers = response.headers;
     this.url = origin.url;
-    response.on('data', (chunk: Buffer) => {
-      this.pending.push(chunk);
-      this.receivedBytes += chunk.length;
-      this.changed();
-    });
-    // A cut body also emits 'error' (ECONNRESET "aborted"); 'close' with `complete` unset tells us.
-    response.on('error', () => {});
+    this.body = new ResponseBody(response, origin);
     request.on('error', () => {});
-    this.closed = new Promise((resolve) => {
-      response.once('close', () => {
-        this.state = response.complete ? 'ended' : 'aborted';
-        this.changed();
-        resolve();
-      });
-    });
   }
 
   /**
-   * The next chunk of the body as it arrives; `null` once the body has ended cleanly (and on every
-   * later call).
+   * The next chunk of the body as the socket delivered it; `null` once the body has ended cleanly
+   * (and on every later call). Chunks the server wrote in the same tick arrive as one.
    *
    * @throws ResponseAbortedError once the chunks received before a cut connection are consumed.
    * @throws ReceiveTimeoutError when nothing arrives in time; the connection stays usable.
    */
   async receive(options: ReceiveOptions = {}): Promise<Buffer | null> {
-    const timeout = resolveReceiveTimeout(options.timeout, this.origin.timeout, 'receive(options)');
-    const deadline = Date.now() + timeout;
-    while (this.pending.length === 0 && this.state === 'open') {
-      await this.nextChange(deadline - Date.now(), timeout);
+    return this.read(shiftChunk, 'the next chunk', options, 'receive(options)');
+  }
+
+  /**
+   * The next line of the body as UTF-8 text, without its `'\n'` (a `'\r'` before it is kept); `null`
+   * once the body has ended cleanly. A last line without a `'\n'` is returned when the body ends.
+   *
+   * @throws ResponseAbortedError when the connection is cut before the line is complete.
+   * @throws ReceiveTimeoutError when the line is not complete in time; its bytes stay unread.
+   * @example
+   * import { streamRequest } from 'express-async-stream/testing';
+   * const connection = await streamRequest(app, '/count');
+   * expect(await connection.receiveLine()).toBe('1');
+   */
+  async receiveLine(options: ReceiveOptions = {}): Promise<string | null> {
+    return this.read(takeLine, 'the next line', options, 'receiveLine(options)');
+  }
+
+  /**
+   * The next value of a newline-delimited JSON body, parsed; blank lines are skipped. `undefined`,
+   * not `null`, once the body has ended cleanly: `null` is a JSON value.
+   *
+   * @throws AsyncStreamError when the line is not JSON (the line is consumed; `cause` is the `SyntaxError`).
+   * @throws ResponseAbortedError when the connection is cut before the line is complete.
+   * @throws ReceiveTimeoutError when the line is not complete in time; its bytes stay unread.
+   * @example
+   * import { streamRequest } from 'express-async-stream/testing';
+   * const connection = await streamRequest(app, '/rows');
+   * expect(await connection.receiveJson()).toEqual({ id: 1 });
+   */
+  async receiveJson<T = unknown>(options: ReceiveOptions = {}): Promise<T | undefined> {
+    const line = await this.read(takeJsonLine, 'the next JSON value', options, 'receiveJson(options)');
+    if (line === null) return undefined;
+    try {
+      return JSON.parse(line) as T;
+    } catch (cause) {
+      throw new AsyncStreamError(
+        `${this.origin.method} ${this.url}: receiveJson() read a line that is not JSON, ${describeValue(line)} ` +
+          `(${(cause as Error).message}). Newline-delimited JSON holds one JSON value per line.`,
+        { cause },
+      );
     }
-    const chunk = this.pending.shift();
-    if (chunk !== undefined) return chunk;
-    if (this.state === 'aborted') throw this.abortedError();
-    return null;
   }
 
   /**
@@ -129,7 +148,7 @@ export class StreamConnection implements AsyncIterable<Buffer> {
   async disconnect(options: ReceiveOptions = {}): Promise<void> {
     const timeout = resolveReceiveTimeout(options.timeout, this.origin.timeout, 'disconnect(options)');
     this.request.destroy();
-    await this.closed;
+    await this.body.closed;
     if (this.served !== undefined) await this.awaitServer(this.served, timeout);
   }
 
@@ -138,28 +157,12 @@ export class StreamConnection implements AsyncIterable<Buffer> {
     try {
       for (let chunk = await this.receive(); chunk !== null; chunk = await this.receive()) yield chunk;
     } finally {
-      if (this.state === 'open') await this.disconnect();
+      if (this.body.isOpen) await this.disconnect();
     }
   }
 
-  private changed(): void {
-    const waiting = this.notify;
-    this.notify = [];
-    waiting.forEach((wake) => wake());
-  }
-
-  private nextChange(remaining: number, timeout: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.notify = this.notify.filter((wake) => wake !== onChange);
-        reject(new ReceiveTimeoutError(this.origin.method, this.origin.url, 'the next chunk', timeout));
-      }, Math.max(0, remaining));
-      const onChange = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.notify.push(onChange);
-    });
+  private read<T>(take: Take<T>, awaited: string, options: ReceiveOptions, where: string): Promise<T | null> {
+    return this.body.read(take, awaited, resolveReceiveTimeout(options.timeout, this.origin.timeout, where));
   }
 
   private awaitServer(served: Promise<void>, timeout: number): Promise<void> {
@@ -181,8 +184,19 @@ export class StreamConnection implements AsyncIterable<Buffer> {
         'awaits, or allow more time with disconnect({ timeout }).',
     );
   }
-
-  private abortedError(): ResponseAbortedError {
-    return new ResponseAbortedError(this.origin.method, this.origin.url, this.receivedBytes);
-  }
 }
+
+const shiftChunk: Take<Buffer> = (buffer) => buffer.shift();
+
+const takeLine: Take<string> = (buffer, ended) => {
+  const line = buffer.takeLine() ?? (ended && !buffer.isEmpty ? buffer.takeAll() : undefined);
+  return line?.toString('utf8');
+};
+
+// "The parser MAY silently ignore empty lines" (https://github.com/ndjson/ndjson-spec).
+const takeJsonLine: Take<string> = (buffer, ended) => {
+  for (let line = takeLine(buffer, ended); line !== undefined; line = takeLine(buffer, ended)) {
+    if (line.trim() !== '') return line;
+  }
+  return undefined;
+};

@@ -23,8 +23,8 @@ export class ResponseAbortedError extends AsyncStreamError {
 /** Nothing arrived within the time a `streamRequest` call was given. */
 export class ReceiveTimeoutError extends AsyncStreamError {
   /**
-   * What was awaited: `'the response headers'`, `'the next chunk'`, or, from `disconnect()`,
-   * `"the end of the server's teardown"`.
+   * What was awaited: `'the response headers'`, `'the next chunk'`, `'the next line'`, `'the next
+   * JSON value'`, or, from `disconnect()`, `"the end of the server's teardown"`.
    */
   readonly awaited: string;
   /** The time allowed, in milliseconds. */
