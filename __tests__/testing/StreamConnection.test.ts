@@ -143,7 +143,7 @@ describe('StreamConnection', () => {
     });
   });
 
-  describe.each(['receiveLine', 'receiveJson'] as const)('%s(options)', (method) => {
+  describe.each(['receiveLine', 'receiveEvent', 'receiveJson'] as const)('%s(options)', (method) => {
     it('rejects an invalid timeout, naming the method', async () => {
       connection = await streamRequest(sameTickApp('x\n'), '/');
       await expect(connection[method]({ timeout: 0 })).rejects.toThrow(`${method}(options): \`timeout\` must be between 1`);

@@ -1,8 +1,9 @@
-// A response read as it arrives: by chunk, line or JSON line.
+// A response read as it arrives: by chunk, line, server-sent event or JSON line.
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { AsyncStreamError } from '../errors.js';
 import { describeValue } from '../describe.js';
 import { ReceiveTimeoutError } from './errors.js';
+import { EventStreamReader, type ServerSentEvent } from './eventStream.js';
 import { resolveReceiveTimeout } from './options.js';
 import { ResponseBody, type Take } from './responseBody.js';
 
@@ -26,7 +27,7 @@ export interface ConnectionOrigin {
 /**
  * An HTTP response read as it arrives, like Quart's test client connection, but one that never
  * hangs: the end of the body, a cut connection and a silent server are distinct and explicit. Read
- * it by chunk, line or JSON line, in any mix: every reader takes from one buffer,
+ * it by chunk, line, server-sent event or JSON line, in any mix: every reader takes from one buffer,
  * so what one has read the next does not see. Created by `streamRequest()`.
  */
 export class StreamConnection implements AsyncIterable<Buffer> {
@@ -37,6 +38,7 @@ export class StreamConnection implements AsyncIterable<Buffer> {
   /** The URL requested. */
   readonly url: string;
   private readonly body: ResponseBody;
+  private readonly events = new EventStreamReader();
 
   /** @internal Use `streamRequest()`. */
   constructor(
@@ -77,6 +79,23 @@ export class StreamConnection implements AsyncIterable<Buffer> {
    */
   async receiveLine(options: ReceiveOptions = {}): Promise<string | null> {
     return this.read(takeLine, 'the next line', options, 'receiveLine(options)');
+  }
+
+  /**
+   * The next server-sent event, interpreted as a browser's `EventSource` does: comments and blocks
+   * without data are skipped, `data` lines are joined with `'\n'`, and `id` carries over to the
+   * events after it. `null` once the body has ended cleanly; an event cut short by the end is
+   * discarded, as the standard says.
+   *
+   * @throws ResponseAbortedError when the connection is cut before the event is complete.
+   * @throws ReceiveTimeoutError when the event is not complete in time; its bytes stay unread.
+   * @example
+   * import { streamRequest } from 'express-async-stream/testing';
+   * const connection = await streamRequest(app, '/events');
+   * expect(await connection.receiveEvent()).toEqual({ event: 'tick', data: '1', id: '1' });
+   */
+  async receiveEvent(options: ReceiveOptions = {}): Promise<ServerSentEvent | null> {
+    return this.read(this.takeEvent, 'the next event', options, 'receiveEvent(options)');
   }
 
   /**
@@ -164,6 +183,8 @@ export class StreamConnection implements AsyncIterable<Buffer> {
   private read<T>(take: Take<T>, awaited: string, options: ReceiveOptions, where: string): Promise<T | null> {
     return this.body.read(take, awaited, resolveReceiveTimeout(options.timeout, this.origin.timeout, where));
   }
+
+  private readonly takeEvent: Take<ServerSentEvent> = (buffer) => this.events.take(buffer);
 
   private awaitServer(served: Promise<void>, timeout: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;

@@ -1,5 +1,6 @@
 // The bytes of a response body received and not yet read, kept as they arrived.
 export const LF = 0x0a;
+export const CR = 0x0d;
 
 /**
  * A queue of received chunks that every reader of a `StreamConnection` takes from, whole chunks or
@@ -11,8 +12,14 @@ export class BodyBuffer {
   private readonly chunks: Buffer[] = [];
   private size = 0;
   private consumed = 0;
+  /** The last line taken ended in a CR with nothing after it yet: an LF that comes next ends the same line. */
+  private lfPending = false;
 
   push(chunk: Buffer): void {
+    if (this.lfPending) {
+      this.lfPending = false;
+      if (chunk[0] === LF) chunk = chunk.subarray(1);
+    }
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.size += chunk.length;
@@ -91,8 +98,12 @@ export class BodyBuffer {
     return Buffer.concat(parts);
   }
 
-  /** Drops the first `count` unread bytes. */
-  skip(count: number): void {
+  /**
+   * Drops the first `count` unread bytes. With `lfMayFollow`, they end in a CR that, followed by an
+   * LF, makes one line break with it (the `text/event-stream` rule): that LF is dropped too, now or
+   * when it arrives.
+   */
+  skip(count: number, lfMayFollow = false): void {
     let left = count;
     while (left > 0) {
       const first = this.chunks[0]!;
@@ -105,6 +116,9 @@ export class BodyBuffer {
       this.dropped(first.length);
       left -= first.length;
     }
+    if (!lfMayFollow) return;
+    if (this.isEmpty) this.lfPending = true;
+    else if (this.byteAt(0) === LF) this.skip(1);
   }
 
   private dropped(count: number): void {

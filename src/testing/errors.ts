@@ -24,7 +24,7 @@ export class ResponseAbortedError extends AsyncStreamError {
 export class ReceiveTimeoutError extends AsyncStreamError {
   /**
    * What was awaited: `'the response headers'`, `'the next chunk'`, `'the next line'`, `'the next
-   * JSON value'`, or, from `disconnect()`, `"the end of the server's teardown"`.
+   * event'`, `'the next JSON value'`, or, from `disconnect()`, `"the end of the server's teardown"`.
    */
   readonly awaited: string;
   /** The time allowed, in milliseconds. */
