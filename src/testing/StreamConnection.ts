@@ -1,10 +1,9 @@
 // A response read as it arrives: by chunk, line, server-sent event or JSON line.
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { AsyncStreamError } from '../errors.js';
-import { describeValue } from '../describe.js';
 import { ReceiveTimeoutError } from './errors.js';
 import { EventStreamReader, type ServerSentEvent } from './eventStream.js';
 import { resolveReceiveTimeout } from './options.js';
+import { parseJsonLine, shiftChunk, takeJsonLine, takeLine } from './readers.js';
 import { ResponseBody, type Take } from './responseBody.js';
 
 /** Options of the `receive…()` methods, {@link StreamConnection.text} and {@link StreamConnection.disconnect}. */
@@ -100,7 +99,8 @@ export class StreamConnection implements AsyncIterable<Buffer> {
 
   /**
    * The next value of a newline-delimited JSON body, parsed; blank lines are skipped. `undefined`,
-   * not `null`, once the body has ended cleanly: `null` is a JSON value.
+   * not `null`, once the body has ended cleanly: `null` is a JSON value. `T` is taken on trust, not
+   * checked.
    *
    * @throws AsyncStreamError when the line is not JSON (the line is consumed; `cause` is the `SyntaxError`).
    * @throws ResponseAbortedError when the connection is cut before the line is complete.
@@ -112,16 +112,7 @@ export class StreamConnection implements AsyncIterable<Buffer> {
    */
   async receiveJson<T = unknown>(options: ReceiveOptions = {}): Promise<T | undefined> {
     const line = await this.read(takeJsonLine, 'the next JSON value', options, 'receiveJson(options)');
-    if (line === null) return undefined;
-    try {
-      return JSON.parse(line) as T;
-    } catch (cause) {
-      throw new AsyncStreamError(
-        `${this.origin.method} ${this.url}: receiveJson() read a line that is not JSON, ${describeValue(line)} ` +
-          `(${(cause as Error).message}). Newline-delimited JSON holds one JSON value per line.`,
-        { cause },
-      );
-    }
+    return line === null ? undefined : (parseJsonLine(line, this.origin) as T);
   }
 
   /**
@@ -206,18 +197,3 @@ export class StreamConnection implements AsyncIterable<Buffer> {
     );
   }
 }
-
-const shiftChunk: Take<Buffer> = (buffer) => buffer.shift();
-
-const takeLine: Take<string> = (buffer, ended) => {
-  const line = buffer.takeLine() ?? (ended && !buffer.isEmpty ? buffer.takeAll() : undefined);
-  return line?.toString('utf8');
-};
-
-// "The parser MAY silently ignore empty lines" (https://github.com/ndjson/ndjson-spec).
-const takeJsonLine: Take<string> = (buffer, ended) => {
-  for (let line = takeLine(buffer, ended); line !== undefined; line = takeLine(buffer, ended)) {
-    if (line.trim() !== '') return line;
-  }
-  return undefined;
-};

@@ -5,6 +5,10 @@ import { CR, LF, type BodyBuffer } from './bodyBuffer.js';
  * One server-sent event, as a browser's `EventSource` would dispatch it. Optional fields are absent,
  * not empty, when the stream did not set them, so that `toEqual({ data: 'hi' })` holds for a plain
  * `data: hi` event.
+ *
+ * @example
+ * import type { ServerSentEvent } from 'express-async-stream/testing';
+ * const expected: ServerSentEvent = { event: 'tick', data: '1', id: '1' };
  */
 export interface ServerSentEvent {
   /** The `data` lines of the event, joined with `'\n'`. */

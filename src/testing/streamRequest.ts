@@ -30,7 +30,8 @@ export interface StreamRequestInit {
 /**
  * Sends a request and resolves with a {@link StreamConnection} once the status and headers have
  * arrived (for `asyncStream`, that is with the first chunk). For an app, listens on an ephemeral
- * `127.0.0.1` port and closes that server when the connection ends.
+ * `127.0.0.1` port, closes that server when the connection ends, and sees the server's side of the
+ * response, which `disconnect()` then waits for; given an `http.Server` or a URL it cannot.
  *
  * @throws ReceiveTimeoutError when the headers do not arrive within `init.timeout`.
  * @example
@@ -38,7 +39,7 @@ export interface StreamRequestInit {
  * const connection = await streamRequest(app, '/time');
  * expect(connection.headers['content-type']).toMatch(/^text\//);
  * expect((await connection.receive())?.toString()).toMatch(/^\d{4}-/);
- * await connection.disconnect(); // the server-side generator's finally runs
+ * await connection.disconnect(); // resolves once the server-side generator's finally has run
  */
 export async function streamRequest(target: StreamTarget, path: string, init: StreamRequestInit = {}): Promise<StreamConnection> {
   if (typeof path !== 'string' || !path.startsWith('/')) {
