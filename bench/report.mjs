@@ -41,11 +41,15 @@ const latencyMedians = (figures) => ['p50', 'p99'].map((p) => median(figures.map
 /**
  * throughput[workload][contender] = per-round figures: big MB/s, small chunks/s,
  * sse events/s, latency { p50, p99 } ms. Rows of sse compare with SSE_BASELINE and
- * SSE_FLOOR, the others with BASELINE and FLOOR.
+ * SSE_FLOOR, the others with BASELINE and FLOOR. `warmups` and `measured` are run.mjs's
+ * plan, for the header.
  */
-export function renderThroughput(throughput, { rounds }) {
+export function renderThroughput(throughput, { rounds, warmups, measured }) {
   const rows = [
-    `Throughput and latency: ${rounds} round${rounds === 1 ? '' : 's'}, medians over rounds. MB = 10⁶ bytes. ` +
+    `Throughput and latency: ${rounds} round${rounds === 1 ? '' : 's'}, medians over rounds. Each round's server first serves ` +
+      `${warmups.octet} unmeasured full-size request${warmups.octet === 1 ? '' : 's'} of big and of small (sse: ${warmups.sse}), ` +
+      (measured === 1 ? 'then 1 measured one; ' : `then ${measured} measured ones, whose median is the round's figure; `) +
+      'latency: one request of 50 chunks, after those. MB = 10⁶ bytes. ' +
       'sse rows: ratios to the hand-written SSE loop and to the SSE floor; each library with its default options (sse(): keep-alive 15 s). ' +
       `Floor: node:http, chunks of one tick coalesced into one write (16 KiB cap), 'drain' awaited, nothing else.`,
     '',

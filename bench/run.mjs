@@ -4,7 +4,8 @@
 // own child process (child.mjs), forked afresh for every contender × round, and
 // for every resource workload too, so that no figure inherits another's heap.
 // Contenders are interleaved (A B C … per round, order rotated each round). Every
-// child gets one warm-up request before the measured ones. Prints the tables and
+// child gets one small warm-up request; a throughput child then serves full-size
+// warm-up requests before the measured ones (plan.warmups). Prints the tables and
 // writes them to this Node line's section of bench/RESULTS.md (--quick:
 // bench/scratch/RESULTS.quick.md).
 import { spawn } from 'node:child_process';
@@ -18,7 +19,7 @@ import { startChild } from './childProcess.mjs';
 import { contenders } from './contenders.mjs';
 import { floorContenders, sseFloorContenders } from './floorContenders.mjs';
 import { nodeBinary } from './nodeLine.mjs';
-import { machineLine, percentile, renderResources, renderThroughput } from './report.mjs';
+import { machineLine, median, percentile, renderResources, renderThroughput } from './report.mjs';
 import { measureDisconnect, measureIdle, measureSlow } from './resourceRuns.mjs';
 import { IDLE } from './resourceWorkloads.mjs';
 import { writeResults } from './resultsFile.mjs';
@@ -38,11 +39,25 @@ if (realpathSync(process.execPath) !== realpathSync(node)) {
 // From here on this process, the children it forks and the clients run on `node`.
 
 const quick = args.quick;
-// --quick checks that the harness works, in under a minute: fewer rounds, fewer idle
-// streams, a shorter slow-reader window. Its figures are not comparable with a full run's.
+// --quick checks that the harness works, in under a minute: fewer rounds, fewer warm-ups
+// and measured requests, fewer idle streams, a shorter slow-reader window. Its figures are
+// not comparable with a full run's.
+// Throughput is measured warm, as a server that has streamed many responses runs: each
+// child first serves `warmups` unmeasured full-size requests of each workload, then
+// `measured` ones, and a round's figure is their median. The counts are the fewest after
+// which both the floor and this package settled on Node 26 and Node 20 (bench/README.md):
+// the SSE floor settles later, after its first major GC, around its 4th–5th request.
 const plan = quick
-  ? { mode: 'quick', rounds: 1, resourceRounds: 1, idleStreams: 500, slowWindowMs: 1000 }
-  : { mode: 'full', rounds: 5, resourceRounds: 5, idleStreams: IDLE.streams, slowWindowMs: 3000 };
+  ? { mode: 'quick', rounds: 1, warmups: { octet: 1, sse: 1 }, measured: 1, resourceRounds: 1, idleStreams: 500, slowWindowMs: 1000 }
+  : {
+      mode: 'full',
+      rounds: 5,
+      warmups: { octet: 3, sse: 5 },
+      measured: 3,
+      resourceRounds: 5,
+      idleStreams: IDLE.streams,
+      slowWindowMs: 3000,
+    };
 // The floors run the throughput workloads only (floorContenders.mjs); their rows follow
 // the hand-written baseline's, which comes first in each set.
 const octet = Object.keys(contenders);
@@ -67,23 +82,40 @@ async function withChild(set, name, options, measure) {
   }
 }
 
+/**
+ * Runs `routes` (each () => Promise<{ ms }>) in turn, `warmups` times unmeasured, then
+ * plan.measured times; resolves each route's median ms over the measured turns.
+ */
+async function warmMedians(routes, warmups) {
+  const ms = routes.map(() => []);
+  for (let turn = 0; turn < warmups + plan.measured; turn++) {
+    for (const [i, run] of routes.entries()) {
+      const result = await run();
+      if (turn >= warmups) ms[i].push(result.ms);
+    }
+  }
+  return ms.map(median);
+}
+
 const throughput = { ...table(['big', 'small', 'latency'], octetThroughput), ...table(['sse'], sseThroughput) };
 for (let round = 0; round < plan.rounds; round++) {
   for (const name of rotated(octetThroughput, round)) {
     await withChild('octet', name, {}, async (child) => {
-      const big = await runThroughput(child.url, 'big');
-      throughput.big[name].push(big.bytes / 1e6 / (big.ms / 1000));
-      const small = await runThroughput(child.url, 'small');
-      throughput.small[name].push(workloads.small.chunks / (small.ms / 1000));
+      const [bigMs, smallMs] = await warmMedians(
+        [() => runThroughput(child.url, 'big'), () => runThroughput(child.url, 'small')],
+        plan.warmups.octet,
+      );
+      throughput.big[name].push(workloads.big.bytes / 1e6 / (bigMs / 1000));
+      throughput.small[name].push(workloads.small.chunks / (smallMs / 1000));
       const { delays } = await child.ask({ cmd: 'latency' });
       throughput.latency[name].push({ p50: percentile(delays, 50), p99: percentile(delays, 99) });
-      log(`round ${round + 1}/${plan.rounds} ${name}: big ${big.ms.toFixed(0)} ms, small ${small.ms.toFixed(0)} ms`);
+      log(`round ${round + 1}/${plan.rounds} ${name}: big ${bigMs.toFixed(0)} ms, small ${smallMs.toFixed(0)} ms`);
     });
   }
   for (const name of rotated(sseThroughput, round)) {
     await withChild('sse', name, {}, async (child) => {
-      const { ms, events } = await runSse(child.url, 'sse');
-      throughput.sse[name].push(events / (ms / 1000));
+      const [ms] = await warmMedians([() => runSse(child.url, 'sse')], plan.warmups.sse);
+      throughput.sse[name].push(sseWorkloads.sse.events / (ms / 1000));
       log(`round ${round + 1}/${plan.rounds} ${name}: sse ${ms.toFixed(0)} ms`);
     });
   }
