@@ -55,58 +55,46 @@ describe.each(expressVersions)('when other code ends the response while the body
     expect(ours[0]!.message).toContain('was ended by other code');
   }
 
+  /** A generator function that answers, then yields twice; `afterAnswer` counts steps past the first yield. */
+  type AnsweringHandler = (answer: Answer, trace: { finallies: number; afterAnswer: number }) => Parameters<typeof asyncStream>[0];
+  const answeringHandlers: ReadonlyArray<readonly [string, AnsweringHandler]> = [
+    ['async generator', (answer, trace) => async function* (_req, res) {
+      try {
+        answer(res);
+        yield 'x';
+        trace.afterAnswer++;
+        yield 'y';
+      } finally {
+        trace.finallies++;
+      }
+    }],
+    ['sync generator', (answer, trace) => function* (_req, res) {
+      try {
+        answer(res);
+        yield 'x';
+        trace.afterAnswer++;
+        yield 'y';
+      } finally {
+        trace.finallies++;
+      }
+    }],
+  ];
+
   describe.each(answers)('the handler answers with %s before its first yield', (_label, answer, status, body) => {
-    it('(async generator) answers once, closes the body, warns, and the process survives', async () => {
+    it.each(answeringHandlers)('(%s) answers once, closes the body, warns, and the process survives', async (_kind, handler) => {
       const app = createApp();
-      let finallies = 0;
-      let afterAnswer = false;
-      app.get(
-        '/oops',
-        asyncStream(async function* (_req, res) {
-          try {
-            answer(res);
-            yield 'x';
-            afterAnswer = true;
-          } finally {
-            finallies++;
-          }
-        }),
-      );
+      const trace = { finallies: 0, afterAnswer: 0 };
+      app.get('/oops', asyncStream(handler(answer, trace)));
       const errors = recordErrors(app);
       const received = await fetchAll(await serve(app), '/oops');
       expect(received.status).toBe(status);
       expect(received.body.toString()).toBe(status === 204 ? '' : body);
       expect(received.outcome).toBe('complete');
-      expect(finallies).toBe(1);
-      expect(afterAnswer).toBe(false);
+      expect(trace.finallies).toBe(1);
+      expect(trace.afterAnswer).toBe(0);
       expect(errors).toEqual([]);
       expect(crashes.uncaught).toEqual([]);
       expect(watch.unhandled).toEqual([]);
-      expectOneRouteWarning('GET /oops');
-    });
-
-    it('(sync generator) answers once, closes the body, warns, and the process survives', async () => {
-      const app = createApp();
-      let finallies = 0;
-      app.get(
-        '/oops',
-        asyncStream(function* (_req, res) {
-          try {
-            answer(res);
-            yield 'x';
-            yield 'y';
-          } finally {
-            finallies++;
-          }
-        }),
-      );
-      const errors = recordErrors(app);
-      const received = await fetchAll(await serve(app), '/oops');
-      expect(received.status).toBe(status);
-      expect(received.body.toString()).toBe(status === 204 ? '' : body);
-      expect(finallies).toBe(1);
-      expect(errors).toEqual([]);
-      expect(crashes.uncaught).toEqual([]);
       expectOneRouteWarning('GET /oops');
     });
   });
