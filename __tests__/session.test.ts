@@ -9,7 +9,7 @@ import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { createProducer } from './helpers/producer.js';
 import { useTestServer } from './helpers/server.js';
-import { watchWarnings } from './helpers/warnings.js';
+import { nodeProcess, watchWarnings } from './helpers/warnings.js';
 
 describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
   const testServer = useTestServer();
@@ -581,6 +581,42 @@ describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
           expect(ours[0]!.message).toContain('missing `return`');
         } finally {
           warnings.stop();
+        }
+      });
+
+      it('drops, with a warning and without a crash, an answer that comes after the 503', async () => {
+        const target = nodeProcess();
+        const uncaught: unknown[] = [];
+        const onUncaught = (error: unknown): void => void uncaught.push(error);
+        target.on('uncaughtException', onUncaught);
+        const lateWarning = new Promise<Error>((resolve) => {
+          target.on('warning', function onWarning(warning: Error) {
+            if (!warning.message.includes('answered after its idle timeout')) return;
+            target.off('warning', onWarning);
+            resolve(warning);
+          });
+        });
+        try {
+          const app = createApp();
+          const called = deferred();
+          const late = deferred();
+          // Callback style: the answer comes from a callback of the handler's own, not a promise.
+          app.get('/slow-query', asyncStream((_req, res): void => {
+            void late.promise.then(() => setImmediate(() => res.status(200).json({ rows: [] })));
+            called.resolve();
+          }, { timeout: 1_000 }));
+          recordErrors(app);
+          const pending = openStream(await serve(app), '/slow-query');
+          await called.promise;
+          await jest.advanceTimersByTimeAsync(1_000);
+          const client = await pending;
+          expect(client.status).toBe(503);
+          late.resolve();
+          expect((await lateWarning).message).toContain('GET /slow-query answered after its idle timeout had already answered 503');
+          expect(uncaught).toEqual([]);
+          expect(await client.outcome).toBe('complete');
+        } finally {
+          target.off('uncaughtException', onUncaught);
         }
       });
 

@@ -5,6 +5,7 @@ import { StreamTimeoutError } from './errors.js';
 import { suspendSocketTimeout } from './socketTimeout.js';
 import type { ChunkSource } from './source.js';
 import { IdleTimer } from './idleTimer.js';
+import { dropLateAnswer } from './lateAnswer.js';
 import { Teardown } from './teardown.js';
 import type { Timeout } from './timeout.js';
 import { warn } from './warn.js';
@@ -215,6 +216,14 @@ export class StreamSession {
     else void this.closing.then(() => this.teardown.settle());
   }
 
+  private warnLateAnswer(): void {
+    warn(
+      'asyncStream()',
+      `the handler for ${this.route} answered after its idle timeout had already answered 503; that late ` +
+        'answer was dropped. Raise `timeout` for this route, or answer sooner.',
+    );
+  }
+
   private get route(): string {
     return `${this.req.method} ${this.req.originalUrl}`;
   }
@@ -245,6 +254,7 @@ export class StreamSession {
         `the handler for ${this.route} returned undefined and did not answer within ${this.timeout} ms, so the ` +
           'request was answered with 503. Return the body (a missing `return`?), or answer with res.send() or next().',
       );
+      this.res.once('finish', () => dropLateAnswer(this.res, () => this.warnLateAnswer()));
     }
     this.fail(new StreamTimeoutError({ timeout: this.timeout!, method, url: originalUrl, headersSent }));
   }
