@@ -8,6 +8,7 @@ interface Encoder {
 }
 
 const ignore = (): void => {};
+const EMPTY = Buffer.alloc(0);
 
 /** How long a client that stopped reading may hold a failed response open before it is cut anyway. */
 const DELIVERY_LIMIT = 10_000;
@@ -33,7 +34,6 @@ export function cutResponse(res: Response, deliver: boolean, then: () => void): 
     done = true;
     clearTimeout(limit);
     res.off('close', cut);
-    res.socket?.off('drain', cut);
     uncork(res);
     destroyThen(res, then);
   };
@@ -44,7 +44,9 @@ export function cutResponse(res: Response, deliver: boolean, then: () => void): 
   const whenDelivered = (): void => {
     if (done) return;
     uncork(res);
-    if (isHeldBack(res)) res.socket!.once('drain', cut);
+    // An empty write's callback runs once every earlier write has reached the kernel; 'drain'
+    // would come only after a write the socket refused.
+    if (isHeldBack(res)) res.socket!.write(EMPTY, cut);
     else cut();
   };
   if (encoder === undefined) whenDelivered();
@@ -84,7 +86,10 @@ function encoderOf(res: Response): Encoder | undefined {
     return undefined;
   }
   const encoder = target as Partial<Encoder> | null;
-  if (typeof encoder?.flush !== 'function' || typeof encoder.off !== 'function') return undefined;
+  if (typeof encoder?.flush !== 'function' || typeof encoder.off !== 'function') {
+    res.off('drain', ignore);
+    return undefined;
+  }
   encoder.off('drain', ignore);
   return encoder as Encoder;
 }

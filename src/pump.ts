@@ -56,7 +56,7 @@ class Pump {
         // After a write the socket refused, nothing more is pulled until 'drain'.
         while (!session.isDrained) {
           await session.drained();
-          if (!session.isOpen) return;
+          if (!session.isOpen) return session.closeSource(undefined);
           if (!this.batch.isEmpty) this.write(this.batch.take());
         }
         let chunk: unknown;
