@@ -136,7 +136,7 @@ function ignoreResult(session: StreamSession, result: unknown): void {
   session.release();
   warn(
     'asyncStream()',
-    `the handler for ${session.req.method} ${session.req.originalUrl} answered the request ` +
+    `the handler for ${session.route} answered the request ` +
       'itself (or called next()) and also returned a body, which was closed unsent. Return undefined instead.',
   );
 }

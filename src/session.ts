@@ -224,7 +224,8 @@ export class StreamSession {
     );
   }
 
-  private get route(): string {
+  /** `METHOD /original-url`, naming the route in warnings. */
+  get route(): string {
     return `${this.req.method} ${this.req.originalUrl}`;
   }
 
