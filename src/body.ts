@@ -1,4 +1,5 @@
-import { describeValue } from './describe.js';
+// Step: result → body. Sorts an awaited body into one sent whole (text, bytes, JSON) and one streamed.
+import { describeValue } from './arguments.js';
 import type { JsonBody } from './response.js';
 import {
   fromAsyncIterable,
@@ -8,7 +9,6 @@ import {
   isReadable,
   isPromiseLike,
   isReadableStream,
-  sourceOfBody,
   type ChunkSource,
 } from './source.js';
 
@@ -30,8 +30,6 @@ export function resolveBody(body: unknown, where: string): ResolvedBody {
   if (typeof body === 'string') return { kind: 'whole', value: body };
   if (typeof body !== 'object' || body === null) throw bodyTypeError(body, where);
   if (body instanceof Uint8Array) return { kind: 'whole', value: toBuffer(body) };
-  const source = sourceOfBody(body);
-  if (source !== undefined) return { kind: 'stream', source };
   if (isReadable(body)) return { kind: 'stream', source: fromReadable(body) };
   if (isReadableStream(body)) return { kind: 'stream', source: fromReadableStream(body) };
   if (Symbol.asyncIterator in body) return { kind: 'stream', source: fromAsyncIterable(body as AsyncIterable<unknown>) };
@@ -46,9 +44,7 @@ export function resolveBody(body: unknown, where: string): ResolvedBody {
 export function discardBody(body: unknown): void {
   if (typeof body !== 'object' || body === null) return;
   try {
-    const source = sourceOfBody(body);
-    if (source !== undefined) source.cancel(undefined);
-    else if (isReadable(body)) body.destroy();
+    if (isReadable(body)) body.destroy();
     else if (isReadableStream(body)) {
       if (!body.locked) body.cancel().catch(() => {});
     } else if (typeof (body as Generator).return === 'function') {

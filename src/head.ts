@@ -1,6 +1,12 @@
+// Step: the status and headers, fixed at the first chunk and sent with it.
 import type { Response } from 'express';
-import { toHeaderEntries } from './headers.js';
-import type { StreamResponse } from './response.js';
+import { toHeaderEntries, type HeadersInput } from './headers.js';
+
+/** The status and headers a result asks for; `undefined` keeps what the handler set on `res`. */
+export interface Head {
+  readonly status?: number | undefined;
+  readonly headers?: HeadersInput | undefined;
+}
 
 const textTypePattern = /^\s*text\//i;
 const charsetPattern = /;\s*charset\s*=/i;
@@ -9,7 +15,7 @@ const charsetPattern = /;\s*charset\s*=/i;
  * Applies the result's status and headers to `res`, replacing headers the handler set with
  * `res.set()`. Called once, just before the first byte, so both may change until then.
  */
-export function applyHead(res: Response, response: StreamResponse): void {
+export function applyHead(res: Response, response: Head): void {
   if (response.status !== undefined) res.statusCode = response.status;
   if (response.headers === undefined) return;
   for (const { name, value } of toHeaderEntries(response.headers, 'asyncStream()').values()) {
@@ -23,7 +29,7 @@ export function applyHead(res: Response, response: StreamResponse): void {
  *
  * @throws TypeError when the headers were sent already and the result still asks for a status or headers.
  */
-export function commitHead(res: Response, response: StreamResponse, firstChunk?: string | Uint8Array): void {
+export function commitHead(res: Response, response: Head, firstChunk?: string | Uint8Array): void {
   if (res.headersSent) {
     if (response.status === undefined && response.headers === undefined) return;
     throw new TypeError(

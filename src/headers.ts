@@ -1,11 +1,11 @@
 import { isPlainObject } from './body.js';
-import { describeValue } from './describe.js';
+import { describeValue } from './arguments.js';
 
 /** A header value: arrays send the header once per element (`Set-Cookie`). */
 export type HeaderValue = string | number | readonly string[];
 
 /**
- * Response headers, in any of the shapes Quart and the Fetch API accept: a plain object, a
+ * Response headers, in any of the shapes the Fetch API accepts: a plain object, a
  * `Headers` instance, or an array of `[name, value]` pairs (a name may repeat).
  */
 export type HeadersInput =

@@ -1,4 +1,5 @@
 export { asyncStream, type AsyncStreamHandler, type AsyncStreamOptions } from './asyncStream.js';
+export type { Chunk } from './chunk.js';
 export { currentRequest, currentResponse, currentSignal, type StreamContext } from './context.js';
 export { AsyncStreamError, isAsyncStreamError, StreamTimeoutError, type StreamTimeoutDetails } from './errors.js';
 export type { HeadersInput, HeaderValue } from './headers.js';
@@ -7,13 +8,13 @@ export {
   makeResponse,
   StreamResponse,
   type BodyInput,
-  type Chunk,
   type JsonBody,
   type StreamBody,
 } from './response.js';
 export type { HandlerResult } from './result.js';
-export { DEFAULT_TIMEOUT, TIMEOUT_SETTING, type Timeout } from './timeout.js';
+export { DEFAULT_TIMEOUT, TIMEOUT_SETTING, type Timeout } from './idleTimeout.js';
 export { withContext } from './withContext.js';
-export { encodeEvent, type SseEvent } from './encodeEvent.js';
-export { sse, lastEventId, type SseOptions, type SseHandler } from './sse.js';
+export { encodeEvent, type SseEvent } from './sse/encodeEvent.js';
+export { sse, lastEventId, type SseOptions, type SseHandler } from './sse/sse.js';
+export type { StreamHandler } from './streamHandler.js';
 export { ndjson, type NdjsonHandler, type NdjsonOptions } from './ndjson.js';

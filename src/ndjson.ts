@@ -1,23 +1,36 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { asyncStream, type AsyncStreamOptions } from './asyncStream.js';
-import { describeValue } from './describe.js';
-import { assertHandler, assertOptions } from './factoryArguments.js';
-import { asSourceBody } from './source.js';
-import { resolveTimeout } from './timeout.js';
-import { callValuesHandler } from './valuesHandler.js';
+// Step: the factory for JSON values. Its options, and each value turned into one line of JSON.
+import type { Request, RequestHandler } from 'express';
+import { assertHandler, describeValue, resolveOptions, type OptionTable } from './arguments.js';
+import { timeoutOption } from './idleTimeout.js';
+import { assertValues, valueSource, type Values } from './source.js';
+import { createStreamHandler, type StreamFormat, type StreamHandler } from './streamHandler.js';
 
 type ParamsDictionary = Request['params'];
 type Query = Request['query'];
 
 /**
- * Options of {@link ndjson}: those of `asyncStream` (the idle `timeout`).
+ * Options of {@link ndjson}.
  *
  * @example
  * import { ndjson, type NdjsonOptions } from 'express-async-stream';
  * const options: NdjsonOptions = { timeout: 30_000 };
  * app.get('/rows', ndjson(rows, options));
  */
-export type NdjsonOptions = AsyncStreamOptions;
+export interface NdjsonOptions {
+  /**
+   * Idle timeout in milliseconds, as in `asyncStream`: when no line is written for this long (the
+   * producer is silent or the client stopped reading), the stream is abandoned and a
+   * `StreamTimeoutError` goes to `next(err)`. `null` (or `Infinity`) switches it off for this route.
+   *
+   * @default the app's `app.set('stream timeout', ms)` setting, else 60_000
+   */
+  readonly timeout?: number | null | undefined;
+}
+
+const optionTable = { timeout: timeoutOption } satisfies OptionTable<NdjsonOptions>;
+
+/** What an {@link NdjsonHandler} produces: JSON-serialisable values. */
+type NdjsonValues = AsyncIterable<unknown> | Iterable<unknown>;
 
 /**
  * A route handler for {@link ndjson}: returns (or is a generator function yielding) JSON-serialisable
@@ -31,19 +44,18 @@ export type NdjsonOptions = AsyncStreamOptions;
  * };
  * app.get('/squares', ndjson(squares));
  */
-export type NdjsonHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = (
-  req: Request<P, unknown, ReqBody, ReqQuery>,
-  res: Response,
-  next: NextFunction,
-) => NdjsonValues | undefined | void | PromiseLike<NdjsonValues | undefined | void>;
-
-type NdjsonValues = AsyncIterable<unknown> | Iterable<unknown>;
+export type NdjsonHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = StreamHandler<
+  NdjsonValues | undefined | void,
+  P,
+  ReqBody,
+  ReqQuery
+>;
 
 /**
  * Turns a handler that yields values into an Express handler that streams them as newline-delimited
  * JSON: `JSON.stringify(value) + '\n'` per value, `Content-Type: application/x-ndjson` (unless the
- * handler set one), on top of `asyncStream` (backpressure, disconnects, idle timeout). A value that
- * cannot be serialised is a `TypeError` naming its index: a 500 before the first line, a closed
+ * handler set one), with what `asyncStream` gives (backpressure, disconnects, idle timeout). A value
+ * that cannot be serialised is a `TypeError` naming its index: a 500 before the first line, a closed
  * connection after it.
  *
  * @param handler - called as `handler(req, res, next)` inside the request context.
@@ -61,20 +73,24 @@ export function ndjson<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
   options: NdjsonOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
   assertHandler(handler, 'ndjson', 'rows');
-  assertOptions(options, 'ndjson', ['timeout'], 'ndjson(handler, { timeout: 30_000 })');
-  const timeout = resolveTimeout(options.timeout, 'ndjson(): `timeout`');
-  return asyncStream<P, ReqBody, ReqQuery>(
-    async function ndjsonHandler(req, res, next) {
-      const values = await callValuesHandler(handler, req, res, next, 'ndjson()', 'values');
-      if ('passThrough' in values) return values.passThrough;
+  const { timeout } = resolveOptions('ndjson', options, optionTable, 'ndjson(handler, { timeout: 30_000 })');
+  return createStreamHandler(handler, linesFormat(timeout));
+}
+
+function linesFormat(timeout: number | null | undefined): StreamFormat {
+  return {
+    timeout,
+    toReply(values, res) {
+      // Checked before the header is set: a result that is not values is a 500 with the handler's headers.
+      assertValues(values, 'ndjson()', 'values');
       if (!res.headersSent && res.getHeader('Content-Type') === undefined) {
         res.setHeader('Content-Type', 'application/x-ndjson');
       }
-      // The pump turns each value into its line: no promise per value on top of the source's own.
-      return asSourceBody({ ...values.source, encode: toLine });
+      return { body: values };
     },
-    { timeout },
-  );
+    // The pump turns each value into its line: no promise per value on top of the source's own.
+    toBody: (values) => ({ kind: 'stream', source: { ...valueSource(values as Values), encode: toLine } }),
+  };
 }
 
 function toLine(value: unknown, index: number): string {

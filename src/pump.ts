@@ -1,9 +1,6 @@
-import { ChunkBatch } from './chunkBatch.js';
-import { chunkTypeError, isChunk } from './chunk.js';
-import { guardEnd } from './endGuard.js';
-import { commitHead } from './head.js';
-import { Heartbeat } from './heartbeat.js';
-import type { Chunk, StreamResponse } from './response.js';
+// Step: source → session. Pulls chunks, coalesces those of one tick into one write, waits for 'drain'.
+import { ChunkBatch, chunkTypeError, isChunk, type Chunk } from './chunk.js';
+import type { Head } from './head.js';
 import type { StreamSession } from './session.js';
 import { isPromiseLike, type ChunkSource } from './source.js';
 
@@ -11,94 +8,78 @@ import { isPromiseLike, type ChunkSource } from './source.js';
 const MAX_BATCH = 16 * 1024;
 
 /**
- * Moves chunks from `source` to the socket until the body ends or the session closes.
+ * Moves chunks from `source` through `session` until the body ends or the session closes.
  *
- * Chunks produced in the same tick are coalesced into one `res.write` (at most 16 KiB, or when the
+ * Chunks produced in the same tick are coalesced into one write (at most 16 KiB, or when the
  * producer next waits for I/O or a timer): never later than the end of the current tick, so no
- * latency is added. After a write that `res.write` refuses, nothing more is pulled until `'drain'`,
- * so a slow client holds the producer back. Status and headers go out with the first write.
+ * latency is added. After a write the socket refuses, nothing more is pulled until `'drain'`, so a
+ * slow client holds the producer back. `head` (status and headers) goes out with the first write.
  *
  * @throws TypeError for a chunk that is not a string or bytes, and whatever the source throws;
  *   chunks produced before either are written first.
  */
-export function pump(session: StreamSession, source: ChunkSource, response: StreamResponse): Promise<void> {
-  return new Pump(session, source, response).run();
+export function pump(session: StreamSession, source: ChunkSource, head: Head): Promise<void> {
+  return new Pump(session, source, head).run();
 }
 
-/** The position reported for chunks the pump adds itself (heartbeats, last words): never invalid. */
+/** The position reported for chunks the pump adds itself (last words): never invalid. */
 const OWN_CHUNK = -1;
 
 class Pump {
   private readonly batch = new ChunkBatch();
   private started = false;
   private flushScheduled = false;
-  /** Waiting for the source to answer: when a heartbeat may be written. */
-  private waiting = false;
-  private readonly heartbeat: Heartbeat | undefined;
-  /** Puts `res.end` back; until then, other code ending the response goes through {@link endedElsewhere}. */
-  private restoreEnd: (() => void) | undefined;
 
   constructor(
     private readonly session: StreamSession,
     private readonly source: ChunkSource,
-    private readonly response: StreamResponse,
+    private readonly head: Head,
   ) {
-    const { heartbeat } = source;
-    if (heartbeat !== undefined) this.heartbeat = new Heartbeat(heartbeat.every, () => this.beat(heartbeat.chunk));
+    // Other code ending the response: what the batch holds goes out first.
+    session.watchEnd(() => this.flush());
+    if (source.heartbeat !== undefined) session.keepAlive(source.heartbeat.every, source.heartbeat.chunk);
   }
 
   async run(): Promise<void> {
     const { session, source } = this;
     const { encode } = source;
-    this.restoreEnd = guardEnd(session.res, this.endedElsewhere);
-    try {
-      for (let index = 0; ; index++) {
-        // After a write the socket refused, nothing more is pulled until 'drain'.
-        while (!session.isDrained) {
-          await session.drained();
-          if (!session.isOpen) return session.closeSource(undefined);
-          if (!this.batch.isEmpty) this.write(this.batch.take());
-        }
-        let chunk: unknown;
-        try {
-          // Awaited only when the source answers with a promise: sync generators cost no microtask.
-          let step = source.next();
-          if (isPromiseLike(step)) {
-            this.waiting = true;
-            this.heartbeat?.wait();
-            try {
-              step = await step;
-            } finally {
-              this.waiting = false;
-            }
-          }
-          // Closed while the source ran: a sync generator that ended the response itself could
-          // not be closed then (it was running), so it is closed now.
-          if (!session.isOpen) return session.closeSource(undefined);
-          if (step.done) break;
-          chunk = encode === undefined ? step.value : encode(step.value, index);
-        } catch (error) {
-          this.failWith(error);
-        }
-        this.add(chunk, index);
+    for (let index = 0; ; index++) {
+      // After a write the socket refused, nothing more is pulled until 'drain'.
+      while (!session.isDrained) {
+        await session.drained();
+        if (!session.isOpen) return session.closeSource(undefined);
+        if (!this.batch.isEmpty) session.write(this.batch.take());
       }
-      this.end();
-    } finally {
-      this.restoreEnd();
-      this.heartbeat?.clear();
+      let chunk: unknown;
+      try {
+        // Awaited only when the source answers with a promise: sync generators cost no microtask.
+        let step = source.next();
+        if (isPromiseLike(step)) {
+          session.waitForSource(true);
+          try {
+            step = await step;
+          } finally {
+            session.waitForSource(false);
+          }
+        }
+        // Closed while the source ran: a sync generator that ended the response itself could
+        // not be closed then (it was running), so it is closed now.
+        if (!session.isOpen) return session.closeSource(undefined);
+        if (step.done) break;
+        chunk = encode === undefined ? step.value : encode(step.value, index);
+      } catch (error) {
+        this.failWith(error);
+      }
+      this.add(chunk, index);
     }
-  }
-
-  /** Other code is ending the response: what the batch holds goes out first, then the body is closed. */
-  private readonly endedElsewhere = (): void => {
     this.flush();
-    this.session.endedElsewhere();
-  };
+    session.end(this.started ? undefined : this.head);
+  }
 
   /** Writes what the batch holds and, once the stream has started, the source's last words; rethrows `error`. */
   private failWith(error: unknown): never {
     const { lastWords } = this.source;
-    if (lastWords !== undefined && this.session.isOpen && this.session.res.headersSent) {
+    if (lastWords !== undefined && this.session.isOpen && this.session.hasStarted) {
       try {
         const last = lastWords(error);
         if (last !== undefined) this.add(last, OWN_CHUNK);
@@ -108,23 +89,6 @@ class Pump {
     }
     this.flush();
     throw error;
-  }
-
-  /** The heartbeat is due: writes its chunk if the pump waits for the source. Returns whether to keep counting. */
-  private beat(chunk: Chunk): boolean {
-    // Nobody waits (the pump waits for 'drain', or is done): quiet until the next wait.
-    if (!this.waiting || !this.session.isOpen) return false;
-    // The socket still holds a refused write: try again a period later.
-    if (!this.session.isDrained) return true;
-    try {
-      this.add(chunk, OWN_CHUNK);
-      this.flush();
-    } catch (error) {
-      // In a timer callback: thrown, it would take the process down.
-      this.session.fail(error);
-      return false;
-    }
-    return true;
   }
 
   private add(chunk: unknown, index: number): void {
@@ -138,7 +102,7 @@ class Pump {
     if (!this.started) this.start(chunk);
     this.batch.add(chunk);
     if (this.batch.size >= MAX_BATCH) {
-      this.write(this.batch.take());
+      this.session.write(this.batch.take());
     } else if (!this.flushScheduled) {
       this.flushScheduled = true;
       // process.nextTick runs once the microtasks of this tick are done: when the producer awaits
@@ -155,23 +119,7 @@ class Pump {
 
   /** Writes what the batch holds, if the stream is still open. */
   private flush(): void {
-    if (this.session.isOpen && !this.batch.isEmpty) this.write(this.batch.take());
-  }
-
-  private write(chunk: Chunk): void {
-    // Ended by code that went around res.end (a prototype call): writing would emit an 'error'
-    // nobody listens to, which takes the process down.
-    if (this.session.res.writableEnded) return this.session.endedElsewhere();
-    if (!this.session.res.write(chunk)) this.session.expectDrain();
-    this.session.recordWrite();
-    this.heartbeat?.touch();
-  }
-
-  private end(): void {
-    this.flush();
-    if (!this.started) commitHead(this.session.res, this.response);
-    this.restoreEnd!();
-    this.session.end();
+    if (this.session.isOpen && !this.batch.isEmpty) this.session.write(this.batch.take());
   }
 
   /**
@@ -182,8 +130,6 @@ class Pump {
    */
   private start(firstChunk: Chunk): void {
     this.started = true;
-    const { res } = this.session;
-    commitHead(res, this.response, firstChunk);
-    if (!res.headersSent) res.writeHead(res.statusCode);
+    this.session.start(this.head, firstChunk);
   }
 }

@@ -1,13 +1,12 @@
+// Step: result → response. The StreamResponse a handler may return, and makeResponse() that builds it.
 import type { Readable } from 'node:stream';
+import type { Chunk } from './chunk.js';
 import { isHeadersInput, toHeaderEntries, type HeadersInput } from './headers.js';
 import { assertStatus } from './status.js';
-import { resolveTimeout, type Timeout } from './timeout.js';
-import { describeValue } from './describe.js';
+import { resolveTimeout, type Timeout } from './idleTimeout.js';
+import { describeValue } from './arguments.js';
 
-/** One piece of a streamed body: text (sent as UTF-8) or bytes. Empty chunks are skipped. */
-export type Chunk = string | Buffer | Uint8Array;
-
-/** A JSON value that is sent in one piece with `res.json()`, like Quart's dict. */
+/** A JSON value, sent in one piece with `res.json()`. */
 export type JsonBody = { readonly [key: string]: unknown } | readonly unknown[];
 
 /**
@@ -110,7 +109,7 @@ function assertHeaders(value: unknown, where: string): asserts value is HeadersI
 }
 
 /**
- * Builds a {@link StreamResponse}: Quart's `make_response`. Return it from a handler to set the
+ * Builds a {@link StreamResponse}. Return it from a handler to set the
  * status, headers or idle timeout of one response.
  *
  * @param body - what to send (see {@link StreamBody}), or a promise of it.

@@ -1,5 +1,5 @@
 import { isJsonBody } from './body.js';
-import { describeValue } from './describe.js';
+import { describeValue } from './arguments.js';
 import { isHeadersInput, type HeadersInput } from './headers.js';
 import { isStreamResponse, StreamResponse, type BodyInput } from './response.js';
 import { isStatus } from './status.js';

@@ -1,34 +1,37 @@
+// Step: the one door to the response. Owns `res`, its timers and listeners, and tears them down once.
 import type { NextFunction, Request, Response } from 'express';
+import type { Chunk } from './chunk.js';
 import { RequestContext } from './context.js';
 import { cutResponse } from './cutResponse.js';
+import { guardEnd } from './endGuard.js';
 import { StreamTimeoutError } from './errors.js';
+import { applyHead, commitHead, type Head } from './head.js';
+import { IdleTimer, type Timeout } from './idleTimeout.js';
+import { dropLateAnswer } from './lateAnswer.js';
+import type { JsonBody } from './response.js';
 import { suspendSocketTimeout } from './socketTimeout.js';
 import type { ChunkSource } from './source.js';
-import { IdleTimer } from './idleTimer.js';
-import { dropLateAnswer } from './lateAnswer.js';
 import { Teardown } from './teardown.js';
-import type { Timeout } from './timeout.js';
-import { warn } from './warn.js';
+import { warnEndedElsewhere, warnLateAnswer, warnNoAnswer } from './warn.js';
+import { ResponseWriter } from './writer.js';
 
 type SessionState = 'open' | 'released' | 'abandoned';
 
-/** `compression` adds `res.flush()`; without a call its zlib stream holds small chunks back. */
-type FlushableResponse = Response & { flush?: () => void };
+const noop = (): void => {};
 
 /**
- * One streamed response from the handler call to the last byte: owns the request context, the
- * idle timer, the `'close'` and `'drain'` listeners and the body's source, and tears all of them
- * down in one place, once.
+ * One streamed response from the handler call to the last byte. The pump writes through it and
+ * never touches `res`: it owns the request context, the idle timer, the keep-alive clock, the
+ * `res.end` guard, the `'close'` and `'drain'` listeners and the body's source, and releases all of
+ * them in one place, once.
  */
 export class StreamSession {
   readonly context: RequestContext;
   private state: SessionState = 'open';
   private readonly timer = new IdleTimer(() => this.onIdle());
   private timeout: Timeout = null;
+  private readonly writer: ResponseWriter;
   private source: ChunkSource | undefined;
-  private resolveDrain: (() => void) | undefined;
-  private listensForDrain = false;
-  private awaitingDrain = false;
   private passedOn = false;
   /** The handler returned `undefined` without answering: it still has to answer, or be timed out. */
   private awaitsAnswer = false;
@@ -38,16 +41,16 @@ export class StreamSession {
   private closing: Promise<void> | undefined;
   private readonly teardown: Teardown;
   private readonly restoreSocketTimeout: (apply: boolean) => void;
-  private readonly shouldFlush: boolean;
+  private restoreEnd: () => void = noop;
 
   constructor(
     readonly req: Request,
-    readonly res: Response,
-    readonly next: NextFunction,
+    private readonly res: Response,
+    private readonly next: NextFunction,
   ) {
     this.context = new RequestContext(req, res);
     this.teardown = new Teardown(res);
-    this.shouldFlush = typeof (res as FlushableResponse).flush === 'function';
+    this.writer = new ResponseWriter(res, () => this.timer.touch(), (error) => this.fail(error));
     // 'close' on the response, not the request: on Node >= 16 the request's 'close' fires as soon
     // as its body has been read, long before the client goes away.
     res.once('close', this.onClose);
@@ -67,6 +70,11 @@ export class StreamSession {
     this.next(error);
   };
 
+  /** `METHOD /original-url`, naming the route in warnings. */
+  get route(): string {
+    return `${this.req.method} ${this.req.originalUrl}`;
+  }
+
   /**
    * Whether the handler finished the response itself (`res.end`, `res.send`) or handed it on with
    * `next()`: a body it also returns has nowhere to go.
@@ -80,6 +88,16 @@ export class StreamSession {
     return this.state === 'open';
   }
 
+  /** Whether the status and headers have gone out (by the pump, or by the handler itself). */
+  get hasStarted(): boolean {
+    return this.res.headersSent;
+  }
+
+  /** The status the response will have: `res.statusCode` unless `head` sets one. */
+  statusOf(head: Head): number {
+    return head.status ?? this.res.statusCode;
+  }
+
   /** (Re)starts the idle countdown with `timeout` ms; `null` stops it. */
   arm(timeout: Timeout): void {
     this.timeout = timeout;
@@ -91,49 +109,69 @@ export class StreamSession {
     this.source = source;
   }
 
-  /** Records a successful `res.write`: flushes a compressing middleware and restarts the idle timer. */
-  recordWrite(): void {
-    if (this.shouldFlush) (this.res as FlushableResponse).flush!();
-    this.timer.touch();
+  /**
+   * Notices other code ending the response while the body streams: `beforeEnd` runs first (the
+   * pump writes what it holds), then the body is closed, then the response ends as asked.
+   */
+  watchEnd(beforeEnd: () => void): void {
+    this.restoreEnd = guardEnd(this.res, () => {
+      beforeEnd();
+      this.endedElsewhere();
+    });
   }
 
-  /**
-   * Records a write the socket refused: from now on, `'drain'` is awaited. Listening starts here,
-   * not when the pump gets round to waiting, so that a `'drain'` in between is not lost.
-   */
-  expectDrain(): void {
-    this.awaitingDrain = true;
-    // One listener for the whole response, not one per wait: `compression` forwards 'drain'
-    // listeners to its zlib stream, where removing them from `res` would not reach.
-    if (!this.listensForDrain) {
-      this.listensForDrain = true;
-      this.res.on('drain', this.onDrain);
-    }
+  /** Writes `chunk` every `every` ms that pass with nothing written while the source is awaited. */
+  keepAlive(every: number, chunk: Chunk): void {
+    this.writer.keepAlive(every, chunk);
+  }
+
+  /** The pump awaits the source (`true`) or has its answer (`false`): when keep-alives may go out. */
+  waitForSource(waiting: boolean): void {
+    if (this.isOpen) this.writer.waitForSource(waiting);
+  }
+
+  /** Sends the status and headers of a streamed body with its first chunk. */
+  start(head: Head, firstChunk: Chunk): void {
+    this.writer.start(head, firstChunk);
+  }
+
+  /** Writes a chunk (see {@link ResponseWriter.write}), unless other code has ended the response. */
+  write(chunk: Chunk): void {
+    // Ended by code that went around res.end (a prototype call): writing would emit an 'error'
+    // nobody listens to, which takes the process down.
+    if (this.res.writableEnded) return this.endedElsewhere();
+    this.writer.write(chunk);
   }
 
   /** False from a refused write until its `'drain'`. */
   get isDrained(): boolean {
-    return !this.awaitingDrain;
+    return this.writer.isDrained;
   }
 
   /** Resolves on `'drain'` (at once if it already came), or when the stream is abandoned meanwhile. */
   drained(): Promise<void> {
-    if (!this.awaitingDrain || !this.isOpen) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.resolveDrain = resolve;
-    });
+    return this.writer.drained();
   }
 
-  /** Ends the response after the last chunk. */
-  end(): void {
+  /** Answers in one piece with `head`: `res.send` for text and bytes, `res.json` for JSON data. */
+  send(head: Head, value: string | Buffer | JsonBody): void {
+    applyHead(this.res, head);
+    this.release();
+    if (typeof value === 'string' || Buffer.isBuffer(value)) this.res.send(value);
+    else this.res.json(value);
+  }
+
+  /** Ends the response after the last chunk; with `head` when no chunk sent it (an empty body, HEAD). */
+  end(head?: Head): void {
+    if (head !== undefined) commitHead(this.res, head);
     this.release();
     this.res.end();
   }
 
   /**
-   * Stops everything this session started: the timer, the drain wait, the socket timeout. The
-   * `'close'` listener stays until the response closes, so that `currentSignal()` still aborts if
-   * a handler that answered by itself loses its client.
+   * Stops everything this session started: the clocks, the drain wait, the end guard, the socket
+   * timeout. The `'close'` listener stays until the response closes, so that `currentSignal()`
+   * still aborts if a handler that answered by itself loses its client.
    */
   release(): void {
     if (!this.isOpen) return;
@@ -164,21 +202,6 @@ export class StreamSession {
   }
 
   /**
-   * Other code finished the response while the body streamed (the handler's `res.send()`, an
-   * error handler, `connect-timeout`): the body is closed at once and its signal aborts.
-   */
-  endedElsewhere(): void {
-    if (!this.isOpen) return;
-    this.abandon(new DOMException('The response was ended by other code before the body finished.', 'AbortError'));
-    warn(
-      'asyncStream()',
-      `the response to ${this.route} was ended by other code (res.end(), res.send(), res.redirect() or ` +
-        'another middleware) while its body was still streaming, so the body was closed and nothing more was ' +
-        'written. A handler that answers by itself should return undefined and yield nothing.',
-    );
-  }
-
-  /**
    * Hands `error` to Express (`next(err)`): an error response if nothing was sent, a closed
    * connection if the stream had started. Ignored once the stream was abandoned: a producer that
    * throws because its client left is not an error.
@@ -194,6 +217,16 @@ export class StreamSession {
     else this.next(error);
   }
 
+  /**
+   * Other code finished the response while the body streamed (the handler's `res.send()`, an
+   * error handler, `connect-timeout`): the body is closed at once and its signal aborts.
+   */
+  private endedElsewhere(): void {
+    if (!this.isOpen) return;
+    this.abandon(new DOMException('The response was ended by other code before the body finished.', 'AbortError'));
+    warnEndedElsewhere(this.route);
+  }
+
   private abandon(reason: unknown): void {
     if (this.state === 'abandoned') return;
     if (this.isOpen) this.stopClocks();
@@ -205,7 +238,8 @@ export class StreamSession {
 
   private stopClocks(): void {
     this.timer.clear();
-    this.onDrain();
+    this.writer.stop();
+    this.restoreEnd();
     // Once the response has finished, Node has set its own keep-alive timeout on the socket.
     this.restoreSocketTimeout(!this.res.writableFinished);
   }
@@ -215,26 +249,6 @@ export class StreamSession {
     if (this.closing === undefined) this.teardown.settle();
     else void this.closing.then(() => this.teardown.settle());
   }
-
-  private warnLateAnswer(): void {
-    warn(
-      'asyncStream()',
-      `the handler for ${this.route} answered after its idle timeout had already answered 503; that late ` +
-        'answer was dropped. Raise `timeout` for this route, or answer sooner.',
-    );
-  }
-
-  /** `METHOD /original-url`, naming the route in warnings. */
-  get route(): string {
-    return `${this.req.method} ${this.req.originalUrl}`;
-  }
-
-  private readonly onDrain = (): void => {
-    this.awaitingDrain = false;
-    const resolve = this.resolveDrain;
-    this.resolveDrain = undefined;
-    resolve?.();
-  };
 
   private readonly onClose = (): void => {
     // Finished by the handler after it returned undefined (or by anyone before there was a body).
@@ -250,12 +264,8 @@ export class StreamSession {
     const { method, originalUrl } = this.req;
     const headersSent = this.res.headersSent;
     if (this.awaitsAnswer) {
-      warn(
-        'asyncStream()',
-        `the handler for ${this.route} returned undefined and did not answer within ${this.timeout} ms, so the ` +
-          'request was answered with 503. Return the body (a missing `return`?), or answer with res.send() or next().',
-      );
-      this.res.once('finish', () => dropLateAnswer(this.res, () => this.warnLateAnswer()));
+      warnNoAnswer(this.route, this.timeout!);
+      this.res.once('finish', () => dropLateAnswer(this.res, () => warnLateAnswer(this.route)));
     }
     this.fail(new StreamTimeoutError({ timeout: this.timeout!, method, url: originalUrl, headersSent }));
   }

@@ -1,5 +1,7 @@
+// Step: body → source. One pull-based view of every kind of streamed body, closed the same way.
 import { finished, Readable } from 'node:stream';
-import type { Chunk } from './response.js';
+import { describeValue } from './arguments.js';
+import type { Chunk } from './chunk.js';
 
 /**
  * A pull-based view of any streamed body. `next()` may answer synchronously (sync generators),
@@ -26,22 +28,6 @@ export interface ChunkSource {
   readonly heartbeat?: { readonly every: number; readonly chunk: Chunk } | undefined;
   /** The last chunk to write when the values fail after the stream started (`sse` error events). */
   readonly lastWords?: ((error: unknown) => Chunk | undefined) | undefined;
-}
-
-// Marks a body that is already a source (what `sse` and `ndjson` hand to asyncStream). Not
-// Symbol.for: only this copy of the package makes such bodies, and only for itself.
-const sourceKey = Symbol('express-async-stream.source');
-
-/** A body object that asyncStream streams from `source` as it is. */
-export type SourceBody = { readonly [sourceKey]: ChunkSource };
-
-export function asSourceBody(source: ChunkSource): SourceBody {
-  return { [sourceKey]: source };
-}
-
-/** The source of a body made by {@link asSourceBody}, else `undefined`. */
-export function sourceOfBody(body: object): ChunkSource | undefined {
-  return (body as Partial<SourceBody>)[sourceKey];
 }
 
 const ignore = (): void => {};
@@ -113,4 +99,29 @@ function destroyReadable(readable: Readable): Promise<void> {
 /** Whether `value` is a thenable: `await` would wait for it. */
 export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}
+
+/**
+ * Checks what a handler of `sse` or `ndjson` returned: values (events, JSON values) as an async or
+ * sync iterable. Checked before the headers are set; the source is made later, by {@link valueSource}.
+ *
+ * @param values - what the values are, as the message names them: `values`, `events (objects or strings)`.
+ * @throws TypeError naming the result when it is not an async or sync iterable.
+ */
+export function assertValues(result: unknown, where: string, values: string): asserts result is Values {
+  if (typeof result === 'object' && result !== null && !(result instanceof Uint8Array)) {
+    if (Symbol.asyncIterator in result || Symbol.iterator in result) return;
+  }
+  throw new TypeError(
+    `${where}: the handler returned ${describeValue(result)}. It must return (or be a generator function ` +
+      `yielding) an async or sync iterable of ${values}, or undefined when it answered the request itself.`,
+  );
+}
+
+/** What a handler of `sse` or `ndjson` returns. */
+export type Values = AsyncIterable<unknown> | Iterable<unknown>;
+
+/** A source over values checked by {@link assertValues}, for the format's `encode` to turn into chunks. */
+export function valueSource(values: Values): ChunkSource {
+  return Symbol.asyncIterator in values ? fromAsyncIterable(values) : fromIterable(values);
 }

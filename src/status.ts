@@ -1,4 +1,4 @@
-import { describeValue } from './describe.js';
+import { describeValue } from './arguments.js';
 
 /**
  * Whether `value` is a status code a response may end with: an integer from 200 to 599. A 1xx

@@ -1,5 +1,5 @@
 import { getContext, runInContext, type StreamContext } from './context.js';
-import { describeValue } from './describe.js';
+import { describeValue } from './arguments.js';
 
 // AsyncLocalStorage does not follow a generator: each next() runs in its caller's context. Running
 // every step inside the captured context makes the body up to the next yield, and every await in

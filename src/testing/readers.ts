@@ -1,8 +1,8 @@
 // What each reader of a StreamConnection takes from the buffer they share.
-import { describeValue } from '../describe.js';
+import { describeValue } from '../arguments.js';
 import { AsyncStreamError } from '../errors.js';
 import type { Take } from './responseBody.js';
-import type { ConnectionOrigin } from './StreamConnection.js';
+import type { ConnectionOrigin } from './streamConnection.js';
 
 /** The rest of the oldest chunk, as the socket delivered it. */
 export const shiftChunk: Take<Buffer> = (buffer) => buffer.shift();

@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BodyBuffer } from './bodyBuffer.js';
 import { ReceiveTimeoutError, ResponseAbortedError } from './errors.js';
-import type { ConnectionOrigin } from './StreamConnection.js';
+import type { ConnectionOrigin } from './streamConnection.js';
 
 type BodyState = 'open' | 'ended' | 'aborted';
 

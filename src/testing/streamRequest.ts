@@ -1,11 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AsyncStreamError } from '../errors.js';
-import { describeValue } from '../describe.js';
+import { describeValue } from '../arguments.js';
 import { listenApp } from './appServer.js';
 import { ReceiveTimeoutError } from './errors.js';
 import { DEFAULT_RECEIVE_TIMEOUT, resolveReceiveTimeout } from './options.js';
-import { StreamConnection } from './StreamConnection.js';
+import { StreamConnection } from './streamConnection.js';
 
 /** An Express app (or any request listener), a listening `http.Server`, or a base URL. */
 export type StreamTarget = http.RequestListener | http.Server | string;

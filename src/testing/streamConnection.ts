@@ -24,7 +24,7 @@ export interface ConnectionOrigin {
 }
 
 /**
- * An HTTP response read as it arrives, like Quart's test client connection, but one that never
+ * An HTTP response read as it arrives, and one that never
  * hangs: the end of the body, a cut connection and a silent server are distinct and explicit. Read
  * it by chunk, line, server-sent event or JSON line, in any mix: every reader takes from one buffer,
  * so what one has read the next does not see. Created by `streamRequest()`.

@@ -1,4 +1,4 @@
-import { describeValue } from './describe.js';
+import { describeValue } from '../arguments.js';
 
 /**
  * One server-sent event. Every field is optional, but an event needs at least one of them. Fields
@@ -28,7 +28,7 @@ export interface SseEvent {
   readonly comment?: string | undefined;
 }
 
-// WHATWG HTML §9.2.5: a line ends at CRLF, a lone CR or a lone LF.
+// A line ends at CRLF, a lone CR or a lone LF: https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream
 const lineBreak = /\r\n|\r|\n/;
 const hasLineBreakOrNul = /[\r\n\0]/;
 
@@ -38,7 +38,7 @@ function isOneLine(value: string): boolean {
 }
 
 /**
- * Encodes one event in the `text/event-stream` format of the WHATWG HTML standard (§9.2), blank
+ * Encodes one event in the `text/event-stream` format of the WHATWG HTML standard, blank
  * line included. A string is a data-only event.
  *
  * @throws TypeError or RangeError naming the field when the event cannot be sent as given.
@@ -83,7 +83,8 @@ export function formatEvent(event: unknown, where: Where): string {
   return `${frame}\n`;
 }
 
-// §9.2.6: the parser drops one space after the colon, so `name: value` round-trips any value,
+// https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation:
+// the parser drops one space after the colon, so `name: value` round-trips any value,
 // even one that starts with a space. An empty value is written `name:`, which reads the same.
 function field(name: string, value: string): string {
   return value === '' ? `${name}:` : `${name}: ${value}`;
@@ -100,7 +101,7 @@ function fieldLines(name: string, value: string): string {
 
 function commentLines(comment: unknown, where: Where): string {
   if (typeof comment !== 'string') throw fieldTypeError('comment', 'a string', comment, where);
-  // §9.2.6: a line that starts with a colon is ignored.
+  // Event-stream interpretation: a line that starts with a colon is ignored.
   return fieldLines('', comment);
 }
 
@@ -118,7 +119,7 @@ function eventType(type: unknown, where: Where): string {
 function eventId(id: unknown, where: Where): string {
   if (typeof id === 'number' && Number.isFinite(id)) return String(id);
   if (typeof id !== 'string') throw fieldTypeError('id', 'a string or a finite number', id, where);
-  // §9.2.6: an id containing NULL is ignored by the browser; a line break would end the field.
+  // Event-stream interpretation: an id containing NULL is ignored by the browser; a line break would end the field.
   if (hasLineBreakOrNul.test(id)) {
     throw new TypeError(
       `${at(where)}: \`id\` must not contain CR, LF or NUL (the browser would cut or ignore it), but received ` +
@@ -130,7 +131,7 @@ function eventId(id: unknown, where: Where): string {
 
 function retryDelay(retry: unknown, where: Where): string {
   if (typeof retry !== 'number') throw fieldTypeError('retry', 'a number of milliseconds', retry, where);
-  // §9.2.6: the browser applies `retry` only when it is made of ASCII digits.
+  // Event-stream interpretation: the browser applies `retry` only when it is made of ASCII digits.
   if (!Number.isSafeInteger(retry) || retry < 0) {
     throw new RangeError(
       `${at(where)}: \`retry\` must be a non-negative integer number of milliseconds, but received ` +

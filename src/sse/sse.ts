@@ -1,12 +1,11 @@
+// Step: the factory for server-sent events. Its options, the event-stream head, and Last-Event-ID.
 import type { IncomingMessage } from 'node:http';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { asyncStream } from './asyncStream.js';
-import { assertHandler, assertOptions } from './factoryArguments.js';
+import type { Request, RequestHandler, Response } from 'express';
+import { assertHandler, millisecondsOption, resolveOptions, type OptionTable } from '../arguments.js';
+import { assertValues, type Values } from '../source.js';
+import { createStreamHandler, type StreamFormat, type StreamHandler } from '../streamHandler.js';
 import type { SseEvent } from './encodeEvent.js';
-import { createSseSource, resolveSseSourceConfig, type SseSourceConfig } from './sseSource.js';
-import { asSourceBody } from './source.js';
-import { resolveTimeout, type Timeout } from './timeout.js';
-import { callValuesHandler } from './valuesHandler.js';
+import { errorEventOption, eventSource, keepAliveOption, type ErrorEventOption } from './eventSource.js';
 
 type ParamsDictionary = Request['params'];
 type Query = Request['query'];
@@ -23,7 +22,7 @@ export interface SseOptions {
   /**
    * Milliseconds with nothing written after which a keep-alive comment (`: keep-alive`) is sent
    * while the stream waits for the next event, so that proxies do not drop the idle connection
-   * (WHATWG HTML §9.2.7 suggests about 15 s). Every write restarts the count, the comment included;
+   * (the WHATWG HTML standard suggests about 15 s). Every write restarts the count, the comment included;
    * none is sent while a slow client holds the stream back. `null` (or `Infinity`) sends none.
    *
    * @default 15_000
@@ -51,6 +50,13 @@ export interface SseOptions {
   readonly errorEvent?: boolean | ((error: unknown) => SseEvent | string) | undefined;
 }
 
+const optionTable = {
+  keepAlive: keepAliveOption,
+  // The app's `stream timeout` setting is for byte streams: an event stream's default is no timeout.
+  timeout: millisecondsOption(null, { means: 'no timeout', fix: 'switch the idle timeout off' }),
+  errorEvent: errorEventOption,
+} satisfies OptionTable<SseOptions>;
+
 /** What an {@link SseHandler} produces: events, as {@link SseEvent} objects or data-only strings. */
 type SseEvents = AsyncIterable<SseEvent | string> | Iterable<SseEvent | string>;
 
@@ -65,19 +71,16 @@ type SseEvents = AsyncIterable<SseEvent | string> | Iterable<SseEvent | string>;
  * };
  * app.get('/greet/:name', sse(greetings));
  */
-export type SseHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = (
-  req: Request<P, unknown, ReqBody, ReqQuery>,
-  res: Response,
-  next: NextFunction,
-) => SseEvents | undefined | void | PromiseLike<SseEvents | undefined | void>;
-
-interface SseConfig extends SseSourceConfig {
-  readonly timeout: Timeout;
-}
+export type SseHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = StreamHandler<
+  SseEvents | undefined | void,
+  P,
+  ReqBody,
+  ReqQuery
+>;
 
 /**
  * Turns a handler that yields events into an Express handler that streams them as server-sent
- * events (WHATWG HTML §9.2), on top of `asyncStream`: the headers go out as soon as the handler
+ * events (https://html.spec.whatwg.org/multipage/server-sent-events.html), with what `asyncStream` gives: the headers go out as soon as the handler
  * has returned its events (so `EventSource` opens at once), then each event as it comes, with
  * keep-alive comments while idle, backpressure, and the events closed when the client leaves.
  *
@@ -101,20 +104,26 @@ export function sse<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
   options: SseOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
   assertHandler(handler, 'sse', 'events');
-  const config = resolveSseOptions(options);
-  return asyncStream<P, ReqBody, ReqQuery>(
-    async function sseHandler(req, res, next) {
-      const events = await callValuesHandler(handler, req, res, next, 'sse()', 'events (objects or strings)');
-      if ('passThrough' in events) return events.passThrough;
+  const { keepAlive, timeout, errorEvent } = resolveOptions('sse', options, optionTable, 'sse(handler, { keepAlive: 30_000 })');
+  return createStreamHandler(handler, eventsFormat(keepAlive, timeout, errorEvent));
+}
+
+function eventsFormat(keepAlive: number | null, timeout: number | null, errorEvent: ErrorEventOption): StreamFormat {
+  return {
+    timeout,
+    toReply(events, res) {
+      // Checked before the head goes out: a result that is not events is a 500, not a broken stream.
+      assertValues(events, 'sse()', 'events (objects or strings)');
       openEventStream(res);
-      return asSourceBody(createSseSource(events.source, config));
+      return { body: events };
     },
-    { timeout: config.timeout },
-  );
+    toBody: (events) => ({ kind: 'stream', source: eventSource(events as Values, keepAlive, errorEvent) }),
+  };
 }
 
 /**
- * The id the browser resumes from: the `Last-Event-ID` request header (WHATWG HTML §9.2.4), or
+ * The id the browser resumes from: the `Last-Event-ID` request header
+ * (https://html.spec.whatwg.org/multipage/server-sent-events.html#the-last-event-id-header), or
  * `undefined` on a first connection.
  *
  * @example
@@ -130,15 +139,6 @@ export function lastEventId(req: Pick<IncomingMessage, 'headers'>): string | und
   return Buffer.from(value, 'latin1').toString('utf8');
 }
 
-function resolveSseOptions(options: unknown): SseConfig {
-  assertOptions(options, 'sse', ['keepAlive', 'timeout', 'errorEvent'], 'sse(handler, { keepAlive: 30_000 })');
-  const { keepAlive, timeout, errorEvent } = options as SseOptions;
-  return {
-    ...resolveSseSourceConfig(keepAlive, errorEvent),
-    timeout: resolveTimeout(timeout, 'sse(): `timeout`') ?? null,
-  };
-}
-
 function openEventStream(res: Response): void {
   // Headers the handler flushed itself are kept, as asyncStream keeps them.
   if (res.headersSent) return;
@@ -148,6 +148,7 @@ function openEventStream(res: Response): void {
   res.setHeader('Cache-Control', 'no-cache, no-transform');
   // nginx buffers proxied responses unless told not to.
   res.setHeader('X-Accel-Buffering', 'no');
-  // Sent now rather than with the first event: EventSource fires `open` on the headers (§9.2.3).
+  // Sent now rather than with the first event: EventSource fires `open` on the headers
+  // (https://html.spec.whatwg.org/multipage/server-sent-events.html#sse-processing-model).
   res.flushHeaders();
 }

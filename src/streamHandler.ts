@@ -1,0 +1,122 @@
+// Step: the core of every factory. Request → handler → result → body → source → pump, in one place.
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { discardBody, type ResolvedBody } from './body.js';
+import { runInContext } from './context.js';
+import type { Head } from './head.js';
+import { appTimeout, type Timeout } from './idleTimeout.js';
+import { pump } from './pump.js';
+import { isStreamResponse } from './response.js';
+import { StreamSession } from './session.js';
+import { isPromiseLike } from './source.js';
+import { warnIgnoredResult } from './warn.js';
+
+// Express's defaults, named without importing express-serve-static-core: our declarations may only
+// depend on what a user installs (`@types/express`).
+type ParamsDictionary = Request['params'];
+type Query = Request['query'];
+
+// `any` for the request body, as Express's own RequestHandler does: body parsers decide its shape.
+/**
+ * A route handler of a streaming factory: called as `handler(req, res, next)` inside the request
+ * context, it returns (or is a generator function making) `Result`, or a promise of it.
+ */
+export type StreamHandler<Result, P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = (
+  req: Request<P, unknown, ReqBody, ReqQuery>,
+  res: Response,
+  next: NextFunction,
+) => Result | PromiseLike<Result>;
+
+/** What a handler's result asks for: a body (or a promise of one), a head, an idle timeout. */
+export interface Reply extends Head {
+  readonly body: unknown;
+  /** Replaces the route's idle timeout when the body starts; `undefined` keeps it. */
+  readonly timeout?: Timeout | undefined;
+}
+
+/** How a factory (`asyncStream`, `sse`, `ndjson`) differs from the others: what the core asks it. */
+export interface StreamFormat {
+  /** The route's idle timeout; `undefined` reads the app's `stream timeout` setting on each request. */
+  readonly timeout: Timeout | undefined;
+  /**
+   * The reply to a handler's result, once the result is known to be the stream's (not `undefined`,
+   * and the handler did not answer by itself). May set headers on `res`.
+   *
+   * @throws TypeError naming the result when it cannot be sent.
+   */
+  readonly toReply: (result: unknown, res: Response) => Reply;
+  /**
+   * The reply's awaited body, as a whole answer for `res.send` or a source to pump.
+   *
+   * @throws TypeError naming the body when it cannot be sent.
+   */
+  readonly toBody: (body: unknown) => ResolvedBody;
+}
+
+/** The Express handler that streams what `handler` returns, as `format` reads it. */
+export function createStreamHandler<P, ReqBody, ReqQuery>(
+  handler: StreamHandler<unknown, P, ReqBody, ReqQuery>,
+  format: StreamFormat,
+): RequestHandler<P, unknown, ReqBody, ReqQuery> {
+  return function streamHandler(req, res, next) {
+    const session = new StreamSession(req as Request, res, next);
+    runInContext(session.context, () => {
+      void respond(session, req as Request, res, handler as StreamHandler<unknown>, format);
+    });
+  };
+}
+
+async function respond(
+  session: StreamSession,
+  req: Request,
+  res: Response,
+  handler: StreamHandler<unknown>,
+  format: StreamFormat,
+): Promise<void> {
+  // Whatever the handler produced that the session does not own yet: closed if we fail before.
+  let unsent: unknown;
+  try {
+    session.arm(format.timeout !== undefined ? format.timeout : appTimeout(req));
+    unsent = await handler(req, res, session.passOn);
+    if (unsent === undefined) return session.awaitAnswer();
+    if (session.isAnsweredElsewhere) return ignoreResult(session, unsent);
+    if (!session.isOpen) return discardResult(unsent);
+    const reply = format.toReply(unsent, res);
+    unsent = await reply.body;
+    if (!session.isOpen) return discardBody(unsent);
+    if (reply.timeout !== undefined) session.arm(reply.timeout);
+    const body = format.toBody(unsent);
+    unsent = undefined;
+    if (body.kind === 'whole') return session.send(reply, body.value);
+    session.attach(body.source);
+    // RFC 9110 §9.3.2: HEAD gets the headers GET would, without content; and 204, 205 and 304
+    // responses have none (§15.3.5, §15.3.6, §15.4.5). The body is never pulled, only closed.
+    if (req.method === 'HEAD' || isBodiless(session.statusOf(reply))) {
+      session.end(reply);
+      return session.closeSource(undefined);
+    }
+    await pump(session, body.source, reply);
+  } catch (error) {
+    discardResult(unsent);
+    session.fail(error);
+  } finally {
+    session.finishResponding();
+  }
+}
+
+function isBodiless(status: number): boolean {
+  return status === 204 || status === 205 || status === 304;
+}
+
+/** A handler that answered (or called `next()`) and still returned a body: a bug worth a warning. */
+function ignoreResult(session: StreamSession, result: unknown): void {
+  discardResult(result);
+  session.release();
+  warnIgnoredResult(session.route);
+}
+
+function discardResult(result: unknown): void {
+  if (result === undefined) return;
+  const body = isStreamResponse(result) ? result.body : Array.isArray(result) ? result[0] : result;
+  if (isPromiseLike(body)) Promise.resolve(body).then(discardBody, () => {});
+  else discardBody(body);
+}
