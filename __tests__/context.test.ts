@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
 import type { Express, Request, Response } from 'express';
-import { asyncStream, currentRequest, currentResponse, currentSignal, withContext } from '../src/index.js';
+import { AsyncStreamError, asyncStream, currentRequest, currentResponse, currentSignal, withContext } from '../src/index.js';
 import { openStream, type StreamClient } from './helpers/client.js';
 import { deferred } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
@@ -16,8 +16,8 @@ describe('currentRequest(), currentResponse() and currentSignal()', () => {
       ['currentSignal()', currentSignal],
     ] as const;
 
-    it.each(accessors)('%s throws an Error saying it was called outside a request context', (name, accessor) => {
-      expect(accessor).toThrow(Error);
+    it.each(accessors)('%s throws an AsyncStreamError saying it was called outside a request context', (name, accessor) => {
+      expect(accessor).toThrow(AsyncStreamError);
       expect(accessor).toThrow(`${name} was called outside a request context`);
     });
 

@@ -4,7 +4,7 @@
 // first; on its own: `npm run build && npx jest __tests__/package.test.ts`.
 // The scripts and the TypeScript consumers are in __tests__/fixtures/package/.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 jest.setTimeout(60_000);
@@ -322,6 +322,18 @@ describe('type declarations', () => {
     expect(files).toContain(`dist/${build}/index.d.ts`);
     expect(files.filter((file) => file.startsWith(`dist/${other}/`))).toEqual([]);
     expect(files.filter((file) => file.startsWith('src/'))).toEqual([]);
+  });
+  it('ships no internal declaration: no @internal member, and constructors that only the package calls are private', () => {
+    const declarations = ['cjs', 'esm'].flatMap((build) =>
+      readdirSync(path.join(root, 'dist', build), { recursive: true, encoding: 'utf8' })
+        .filter((file) => file.endsWith('.d.ts'))
+        .map((file) => readFileSync(path.join(root, 'dist', build, file), 'utf8')),
+    );
+    expect(declarations.length).toBeGreaterThan(20);
+    expect(declarations.filter((text) => text.includes('@internal'))).toEqual([]);
+    const classOf = (name: string) => declarations.find((text) => text.includes(`export declare class ${name} `))!;
+    expect(classOf('StreamResponse')).toContain('private constructor();');
+    expect(classOf('StreamConnection')).toContain('private constructor();');
   });
 });
 

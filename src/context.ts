@@ -1,5 +1,7 @@
+// Step: the request context. What currentRequest(), currentResponse() and currentSignal() read, across every await.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Request, Response } from 'express';
+import { AsyncStreamError } from './errors.js';
 
 /** What `currentRequest()`, `currentResponse()` and `currentSignal()` read. */
 export interface StreamContext {
@@ -63,7 +65,7 @@ export function getContext(): StreamContext | undefined {
 function requireContext(caller: string): StreamContext {
   const context = getStorage().getStore();
   if (context === undefined) {
-    throw new Error(
+    throw new AsyncStreamError(
       `${caller} was called outside a request context. Call it inside an asyncStream() handler or ` +
         'the body it returns; for a generator iterated elsewhere (a timer, another consumer), ' +
         'create it with a function wrapped by withContext().',
@@ -75,7 +77,7 @@ function requireContext(caller: string): StreamContext {
 /**
  * The Express request being streamed.
  *
- * @throws Error outside an `asyncStream` handler or a `withContext` generator.
+ * @throws AsyncStreamError outside an `asyncStream` handler or a `withContext` generator.
  * @example
  * import { asyncStream, currentRequest } from 'express-async-stream';
  * async function* rows() { yield `user ${currentRequest().params.id}\n`; }
@@ -88,7 +90,7 @@ export function currentRequest(): Request {
 /**
  * The Express response being streamed.
  *
- * @throws Error outside an `asyncStream` handler or a `withContext` generator.
+ * @throws AsyncStreamError outside an `asyncStream` handler or a `withContext` generator.
  * @example
  * import { asyncStream, currentResponse } from 'express-async-stream';
  * app.get('/', asyncStream(async function* () {
@@ -105,7 +107,7 @@ export function currentResponse(): Response {
  * timeout fired, or the body failed. Hand it to whatever the body awaits (`fetch`, a database
  * query, `setTimeout` from `node:timers/promises`) so that work stops at once.
  *
- * @throws Error outside an `asyncStream` handler or a `withContext` generator.
+ * @throws AsyncStreamError outside an `asyncStream` handler or a `withContext` generator.
  * @example
  * import { asyncStream, currentSignal } from 'express-async-stream';
  * app.get('/tokens', asyncStream(async function* () {

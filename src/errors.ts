@@ -1,3 +1,4 @@
+// Step: the package's error hierarchy: AsyncStreamError, its subclasses, and an instanceof-free guard.
 /**
  * Marks errors created by this package. A registered symbol (not `instanceof`) so that the check
  * holds across the CommonJS and ES module builds, and across duplicated copies in `node_modules`.
@@ -5,8 +6,9 @@
 const errorBrand = Symbol.for('express-async-stream.error');
 
 /**
- * Base class of the errors this package creates itself. Type errors about bad input stay plain
- * `TypeError`/`RangeError`, as JavaScript users expect.
+ * Base class of the errors this package creates itself: a stream's timeout, a context accessor
+ * called outside a request, the test kit's. Errors about bad input stay plain `TypeError` and
+ * `RangeError`, as JavaScript users expect.
  */
 export class AsyncStreamError extends Error {
   constructor(message: string, options?: ErrorOptions) {

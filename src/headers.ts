@@ -1,3 +1,4 @@
+// Step: the headers a result asks for, in any accepted shape, checked before anything is sent.
 import { isPlainObject } from './body.js';
 import { describeValue } from './arguments.js';
 

@@ -1,3 +1,4 @@
+// Step: the keep-alive clock of a stream that waits for its source (sse comments).
 /**
  * The keep-alive clock of a values stream (`sse` comments): calls `onDue` once `every` ms pass
  * with nothing written. One timer per stream, restarted with `refresh()` on each write rather

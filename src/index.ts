@@ -1,8 +1,11 @@
+// The public surface of the package root: re-exports only. Factories first, then what a handler
+// returns, its context, and the errors.
 export { asyncStream, type AsyncStreamHandler, type AsyncStreamOptions } from './asyncStream.js';
-export type { Chunk } from './chunk.js';
-export { currentRequest, currentResponse, currentSignal, type StreamContext } from './context.js';
-export { AsyncStreamError, isAsyncStreamError, StreamTimeoutError, type StreamTimeoutDetails } from './errors.js';
-export type { HeadersInput, HeaderValue } from './headers.js';
+export { sse, lastEventId, type SseOptions, type SseHandler } from './sse/sse.js';
+export { encodeEvent, type SseEvent } from './sse/encodeEvent.js';
+export { ndjson, type NdjsonHandler, type NdjsonOptions } from './ndjson.js';
+export type { StreamHandler } from './streamHandler.js';
+export type { HandlerResult } from './result.js';
 export {
   isStreamResponse,
   makeResponse,
@@ -11,10 +14,9 @@ export {
   type JsonBody,
   type StreamBody,
 } from './response.js';
-export type { HandlerResult } from './result.js';
+export type { Chunk } from './chunk.js';
+export type { HeadersInput, HeaderValue } from './headers.js';
 export { DEFAULT_TIMEOUT, TIMEOUT_SETTING, type Timeout } from './idleTimeout.js';
+export { currentRequest, currentResponse, currentSignal, type StreamContext } from './context.js';
 export { withContext } from './withContext.js';
-export { encodeEvent, type SseEvent } from './sse/encodeEvent.js';
-export { sse, lastEventId, type SseOptions, type SseHandler } from './sse/sse.js';
-export type { StreamHandler } from './streamHandler.js';
-export { ndjson, type NdjsonHandler, type NdjsonOptions } from './ndjson.js';
+export { AsyncStreamError, isAsyncStreamError, StreamTimeoutError, type StreamTimeoutDetails } from './errors.js';

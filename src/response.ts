@@ -46,18 +46,22 @@ export class StreamResponse {
   private headerInput: HeadersInput | undefined;
   private idleTimeout: Timeout | undefined;
 
-  /**
-   * Prefer {@link makeResponse}. `where` names the caller in error messages.
-   *
-   * @internal
-   */
-  constructor(body: BodyInput, status?: number, headers?: HeadersInput, where = 'makeResponse()') {
+  private constructor(body: BodyInput, status: number | undefined, headers: HeadersInput | undefined, where: string) {
     Object.defineProperty(this, responseBrand, { value: true });
     this.body = body;
     if (status !== undefined) assertStatus(status, where);
     if (headers !== undefined) assertHeaders(headers, where);
     this.statusCode = status;
     this.headerInput = headers;
+  }
+
+  /**
+   * Builds a response; `where` names the caller in error messages. Users call {@link makeResponse}.
+   *
+   * @internal
+   */
+  static create(body: BodyInput, status: number | undefined, headers: HeadersInput | undefined, where: string): StreamResponse {
+    return new StreamResponse(body, status, headers, where);
   }
 
   /**
@@ -125,5 +129,5 @@ function assertHeaders(value: unknown, where: string): asserts value is HeadersI
  * }));
  */
 export function makeResponse(body: BodyInput, status?: number, headers?: HeadersInput): StreamResponse {
-  return new StreamResponse(body, status, headers);
+  return StreamResponse.create(body, status, headers, 'makeResponse()');
 }

@@ -1,3 +1,4 @@
+// Step: handler → result. Reads what a handler returned: a body, a tuple or a StreamResponse.
 import { isJsonBody } from './body.js';
 import { describeValue } from './arguments.js';
 import { isHeadersInput, type HeadersInput } from './headers.js';
@@ -29,15 +30,15 @@ const tupleShapes = 'An array result is a tuple: [body, status], [body, headers]
  */
 export function toStreamResponse(result: unknown, where: string): StreamResponse {
   if (isStreamResponse(result)) return result;
-  if (!Array.isArray(result)) return new StreamResponse(result as BodyInput, undefined, undefined, where);
+  if (!Array.isArray(result)) return StreamResponse.create(result as BodyInput, undefined, undefined, where);
   const [body, second, third] = result as unknown[];
-  if (result.length === 2 && isStatus(second)) return new StreamResponse(body as BodyInput, second, undefined, where);
+  if (result.length === 2 && isStatus(second)) return StreamResponse.create(body as BodyInput, second, undefined, where);
   if (result.length === 2 && isHeadersInput(second)) {
     if (couldBeData(body, second)) throw ambiguityError(result, where);
-    return new StreamResponse(body as BodyInput, undefined, second, where);
+    return StreamResponse.create(body as BodyInput, undefined, second, where);
   }
   if (result.length === 3 && isStatus(second) && isHeadersInput(third)) {
-    return new StreamResponse(body as BodyInput, second, third, where);
+    return StreamResponse.create(body as BodyInput, second, third, where);
   }
   throw new TypeError(`${where}: the handler returned ${describeTuple(result)}. ${tupleShapes}, where status is an integer from 200 to 599 and headers a plain object, a Headers instance or an array of [name, value] pairs. To send a JSON array, return [array, 200].`);
 }

@@ -1,3 +1,4 @@
+// Step: while a stream runs, its idle timer replaces the socket's own timeout (server.timeout).
 import type { Socket } from 'node:net';
 
 interface Suspension {

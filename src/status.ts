@@ -1,3 +1,4 @@
+// Step: the status a result asks for, checked where it is given.
 import { describeValue } from './arguments.js';
 
 /**

@@ -1,3 +1,4 @@
+// Step: the request context for a generator iterated outside its request (a broadcast, a timer).
 import { getContext, runInContext, type StreamContext } from './context.js';
 import { describeValue } from './arguments.js';
 
@@ -82,15 +83,18 @@ function isGenerator(value: unknown): value is Generator<unknown, unknown, unkno
  * timer, after the response has ended. Same signature as `fn`.
  *
  * @example
- * import { asyncStream, currentRequest, withContext } from 'express-async-stream';
- * const audit = withContext(async function* () {
- *   yield `${currentRequest().method} ${currentRequest().url}`;
+ * import { currentRequest, withContext } from 'express-async-stream';
+ * // Made in one request, iterated by a loop that no request started: without withContext, the
+ * // generator would run in the loop's context, where currentRequest() throws.
+ * const greetings = new Set<Generator<string>>();
+ * const greeting = withContext(function* () {
+ *   for (;;) yield `hello ${currentRequest().query.name}`; // always the request that joined
  * });
- * app.get('/', asyncStream(async () => {
- *   const lines = audit();
- *   setTimeout(async () => console.log((await lines.next()).value), 1000); // still this request
- *   return 'ok';
- * }));
+ * app.post('/join', (req, res) => {
+ *   greetings.add(greeting());
+ *   res.sendStatus(204);
+ * });
+ * setInterval(() => greetings.forEach((g) => console.log(g.next().value)), 1000);
  */
 export function withContext<F extends GeneratorFunction>(fn: F): F {
   if (typeof fn !== 'function') {

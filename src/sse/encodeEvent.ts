@@ -1,3 +1,4 @@
+// Step: event → text. One server-sent event in the text/event-stream format, checked field by field.
 import { describeValue } from '../arguments.js';
 
 /**

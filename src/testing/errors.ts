@@ -1,3 +1,4 @@
+// Step (test kit): the errors a StreamConnection rejects with, in the package's error hierarchy.
 import { AsyncStreamError } from '../errors.js';
 
 /**

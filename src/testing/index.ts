@@ -1,3 +1,4 @@
+// The public surface of express-async-stream/testing: re-exports only.
 export { ReceiveTimeoutError, ResponseAbortedError } from './errors.js';
 export { type ServerSentEvent } from './eventStream.js';
 export { DEFAULT_RECEIVE_TIMEOUT } from './options.js';

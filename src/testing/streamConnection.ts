@@ -39,8 +39,7 @@ export class StreamConnection implements AsyncIterable<Buffer> {
   private readonly body: ResponseBody;
   private readonly events = new EventStreamReader();
 
-  /** @internal Use `streamRequest()`. */
-  constructor(
+  private constructor(
     private readonly request: ClientRequest,
     private readonly response: IncomingMessage,
     private readonly origin: ConnectionOrigin,
@@ -52,6 +51,15 @@ export class StreamConnection implements AsyncIterable<Buffer> {
     this.url = origin.url;
     this.body = new ResponseBody(response, origin);
     request.on('error', () => {});
+  }
+
+  /**
+   * Wraps a response `streamRequest()` has received.
+   *
+   * @internal
+   */
+  static open(request: ClientRequest, response: IncomingMessage, origin: ConnectionOrigin, served?: Promise<void>): StreamConnection {
+    return new StreamConnection(request, response, origin, served);
   }
 
   /**

@@ -1,3 +1,4 @@
+// Step (test kit): opening a streamed request against an app, a server or a URL.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AsyncStreamError } from '../errors.js';
@@ -56,7 +57,7 @@ export async function streamRequest(target: StreamTarget, path: string, init: St
   try {
     const response = await responded;
     response.once('close', release);
-    return new StreamConnection(request, response, { method, url, timeout }, served(request.socket?.localPort));
+    return StreamConnection.open(request, response, { method, url, timeout }, served(request.socket?.localPort));
   } catch (error) {
     request.destroy();
     release();
