@@ -1,13 +1,16 @@
 // Step: the factory for any body. Its options, and a result read as a body, tuple or StreamResponse.
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { assertHandler, resolveOptions, type OptionTable } from './arguments.js';
 import { resolveBody } from './body.js';
 import { timeoutOption } from './idleTimeout.js';
 import { toStreamResponse, type HandlerResult } from './result.js';
-import { createStreamHandler, type StreamFormat, type StreamHandler } from './streamHandler.js';
-
-type ParamsDictionary = Request['params'];
-type Query = Request['query'];
+import {
+  createStreamHandler,
+  type ParamsDictionary,
+  type Query,
+  type StreamFormat,
+  type StreamHandler,
+} from './streamHandler.js';
 
 /** Options of {@link asyncStream}. */
 export interface AsyncStreamOptions {

@@ -1,12 +1,15 @@
 // Step: the factory for JSON values. Its options, and each value turned into one line of JSON.
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { assertHandler, describeValue, resolveOptions, type OptionTable } from './arguments.js';
 import { timeoutOption } from './idleTimeout.js';
 import { assertValues, valueSource, type Values } from './source.js';
-import { createStreamHandler, type StreamFormat, type StreamHandler } from './streamHandler.js';
-
-type ParamsDictionary = Request['params'];
-type Query = Request['query'];
+import {
+  createStreamHandler,
+  type ParamsDictionary,
+  type Query,
+  type StreamFormat,
+  type StreamHandler,
+} from './streamHandler.js';
 
 /**
  * Options of {@link ndjson}.

@@ -12,8 +12,10 @@ import { warnIgnoredResult } from './warn.js';
 
 // Express's defaults, named without importing express-serve-static-core: our declarations may only
 // depend on what a user installs (`@types/express`).
-type ParamsDictionary = Request['params'];
-type Query = Request['query'];
+/** The route parameters Express gives a handler by default. */
+export type ParamsDictionary = Request['params'];
+/** The parsed query string Express gives a handler by default. */
+export type Query = Request['query'];
 
 // `any` for the request body, as Express's own RequestHandler does: body parsers decide its shape.
 /**

@@ -1,14 +1,17 @@
 // Step: the factory for server-sent events. Its options, the event-stream head, and Last-Event-ID.
 import type { IncomingMessage } from 'node:http';
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { assertHandler, millisecondsOption, resolveOptions, type OptionTable } from '../arguments.js';
 import { assertValues, type Values } from '../source.js';
-import { createStreamHandler, type StreamFormat, type StreamHandler } from '../streamHandler.js';
+import {
+  createStreamHandler,
+  type ParamsDictionary,
+  type Query,
+  type StreamFormat,
+  type StreamHandler,
+} from '../streamHandler.js';
 import type { SseEvent } from './encodeEvent.js';
 import { errorEventOption, eventSource, keepAliveOption, type ErrorEventOption } from './eventSource.js';
-
-type ParamsDictionary = Request['params'];
-type Query = Request['query'];
 
 /**
  * Options of {@link sse}.
