@@ -11,7 +11,7 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'function') return `function (${value.name || 'anonymous'})`;
   if (Array.isArray(value)) return `array of length ${value.length} (${preview(value)})`;
   if (typeof value === 'object') {
-    const name = (value as object).constructor?.name;
+    const name = (value.constructor as { name?: string } | undefined)?.name;
     return `${name && name !== 'Object' ? `${name} object` : 'object'} (${preview(value)})`;
   }
   return `${typeof value} (${preview(value)})`;

@@ -8,6 +8,7 @@ import {
   createStreamHandler,
   type ParamsDictionary,
   type Query,
+  type RequestBody,
   type StreamFormat,
   type StreamHandler,
 } from './streamHandler.js';
@@ -27,12 +28,16 @@ export interface AsyncStreamOptions {
 
 const optionTable = { timeout: timeoutOption } satisfies OptionTable<AsyncStreamOptions>;
 
-// `any` for the request body, as Express's own RequestHandler does: body parsers decide its shape.
 /**
  * A route handler for {@link asyncStream}: a function, async function, or (async) generator
  * function. Its result is described by {@link HandlerResult}.
  */
-export type AsyncStreamHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = StreamHandler<HandlerResult, P, ReqBody, ReqQuery>;
+export type AsyncStreamHandler<P = ParamsDictionary, ReqBody = RequestBody, ReqQuery = Query> = StreamHandler<
+  HandlerResult,
+  P,
+  ReqBody,
+  ReqQuery
+>;
 
 /**
  * Turns a handler that returns (or is) an async generator, or any other body or tuple, into an
@@ -51,7 +56,7 @@ export type AsyncStreamHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Q
  * }));
  * // curl -N localhost:3000/count → 1 2 3, one line at a time
  */
-export function asyncStream<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
+export function asyncStream<P = ParamsDictionary, ReqBody = RequestBody, ReqQuery = Query>(
   handler: AsyncStreamHandler<P, ReqBody, ReqQuery>,
   options: AsyncStreamOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {

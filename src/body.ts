@@ -32,7 +32,8 @@ export function resolveBody(body: unknown, where: string): ResolvedBody {
   if (body instanceof Uint8Array) return { kind: 'whole', value: toBuffer(body) };
   if (isReadable(body)) return { kind: 'stream', source: fromReadable(body) };
   if (isReadableStream(body)) return { kind: 'stream', source: fromReadableStream(body) };
-  if (Symbol.asyncIterator in body) return { kind: 'stream', source: fromAsyncIterable(body as AsyncIterable<unknown>) };
+  if (Symbol.asyncIterator in body)
+    return { kind: 'stream', source: fromAsyncIterable(body as AsyncIterable<unknown>) };
   if (Array.isArray(body)) return { kind: 'whole', value: body as JsonBody };
   // Before the plain-object check: an object literal with a [Symbol.iterator] method streams.
   if (Symbol.iterator in body) return { kind: 'stream', source: fromIterable(body as Iterable<unknown>) };
@@ -64,13 +65,18 @@ export function isJsonBody(value: unknown): boolean {
   if (Array.isArray(value)) return true;
   if (!isPlainObject(value)) return false;
   const object = value as object;
-  return !(Symbol.asyncIterator in object || Symbol.iterator in object || isReadableStream(object) || isPromiseLike(object));
+  return !(
+    Symbol.asyncIterator in object ||
+    Symbol.iterator in object ||
+    isReadableStream(object) ||
+    isPromiseLike(object)
+  );
 }
 
 /** Whether `value` is an object literal (or made with `Object.create(null)`): JSON data, not a class instance. */
 export function isPlainObject(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
+  const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
 

@@ -5,7 +5,9 @@ import { AsyncStreamError } from './errors.js';
 
 /** What `currentRequest()`, `currentResponse()` and `currentSignal()` read. */
 export interface StreamContext {
+  /** The request being streamed. */
   readonly req: Request;
+  /** Its response. */
   readonly res: Response;
   /** Aborts when the stream is abandoned: client gone, idle timeout or error. */
   readonly signal: AbortSignal;

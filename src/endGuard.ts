@@ -13,6 +13,8 @@ type End = Response['end'];
  */
 export function guardEnd(res: Response, onEnd: () => void): () => void {
   const own = Object.hasOwn(res, 'end');
+  // Kept to be put back as it was, and called with the response as `this`.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const end = res.end;
   let restored = false;
   const restore = (): void => {

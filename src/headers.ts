@@ -10,9 +10,7 @@ export type HeaderValue = string | number | readonly string[];
  * `Headers` instance, or an array of `[name, value]` pairs (a name may repeat).
  */
 export type HeadersInput =
-  | Readonly<Record<string, HeaderValue | undefined>>
-  | Headers
-  | ReadonlyArray<readonly [string, HeaderValue]>;
+  Readonly<Record<string, HeaderValue | undefined>> | Headers | ReadonlyArray<readonly [string, HeaderValue]>;
 
 /** Headers reduced to one entry per lower-cased name, repeated values gathered in an array. */
 export type HeaderEntries = Map<string, { name: string; value: string | string[] }>;

@@ -7,6 +7,7 @@ import {
   createStreamHandler,
   type ParamsDictionary,
   type Query,
+  type RequestBody,
   type StreamFormat,
   type StreamHandler,
 } from './streamHandler.js';
@@ -47,7 +48,7 @@ type NdjsonValues = AsyncIterable<unknown> | Iterable<unknown>;
  * };
  * app.get('/squares', ndjson(squares));
  */
-export type NdjsonHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = StreamHandler<
+export type NdjsonHandler<P = ParamsDictionary, ReqBody = RequestBody, ReqQuery = Query> = StreamHandler<
   NdjsonValues | undefined | void,
   P,
   ReqBody,
@@ -71,7 +72,7 @@ export type NdjsonHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>
  * }));
  * // {"id":1,"name":"Ada"}\n{"id":2,"name":"Grace"}\n
  */
-export function ndjson<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
+export function ndjson<P = ParamsDictionary, ReqBody = RequestBody, ReqQuery = Query>(
   handler: NdjsonHandler<P, ReqBody, ReqQuery>,
   options: NdjsonOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {

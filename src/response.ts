@@ -15,13 +15,7 @@ export type JsonBody = { readonly [key: string]: unknown } | readonly unknown[];
  * `Readable`, web `ReadableStream`. Sent in one piece with a `Content-Length`: `string`,
  * `Buffer`/`Uint8Array`, any other plain object or an array (as JSON).
  */
-export type StreamBody =
-  | AsyncIterable<Chunk>
-  | Iterable<Chunk>
-  | Readable
-  | ReadableStream<Chunk>
-  | Chunk
-  | JsonBody;
+export type StreamBody = AsyncIterable<Chunk> | Iterable<Chunk> | Readable | ReadableStream<Chunk> | Chunk | JsonBody;
 
 /** A body, or a promise of one. */
 export type BodyInput = StreamBody | PromiseLike<StreamBody>;
@@ -60,7 +54,12 @@ export class StreamResponse {
    *
    * @internal
    */
-  static create(body: BodyInput, status: number | undefined, headers: HeadersInput | undefined, where: string): StreamResponse {
+  static create(
+    body: BodyInput,
+    status: number | undefined,
+    headers: HeadersInput | undefined,
+    where: string,
+  ): StreamResponse {
     return new StreamResponse(body, status, headers, where);
   }
 
@@ -71,6 +70,7 @@ export class StreamResponse {
   get status(): number | undefined {
     return this.statusCode;
   }
+  /** Checked at once: a `TypeError` for anything but `undefined` or an integer from 200 to 599. */
   set status(value: number | undefined) {
     if (value !== undefined) assertStatus(value, 'StreamResponse.status');
     this.statusCode = value;
@@ -83,6 +83,7 @@ export class StreamResponse {
   get headers(): HeadersInput | undefined {
     return this.headerInput;
   }
+  /** Checked at once: a `TypeError` for a shape, name or value that cannot be sent. */
   set headers(value: HeadersInput | undefined) {
     if (value !== undefined) assertHeaders(value, 'StreamResponse.headers');
     this.headerInput = value;
@@ -97,6 +98,7 @@ export class StreamResponse {
   get timeout(): Timeout | undefined {
     return this.idleTimeout;
   }
+  /** Checked at once: a `TypeError` or `RangeError` for anything but `undefined`, `null` or 1 to 2^31-1 ms. */
   set timeout(value: Timeout | undefined) {
     this.idleTimeout = resolveTimeout(value, 'StreamResponse.timeout');
   }

@@ -32,7 +32,8 @@ export function toStreamResponse(result: unknown, where: string): StreamResponse
   if (isStreamResponse(result)) return result;
   if (!Array.isArray(result)) return StreamResponse.create(result as BodyInput, undefined, undefined, where);
   const [body, second, third] = result as unknown[];
-  if (result.length === 2 && isStatus(second)) return StreamResponse.create(body as BodyInput, second, undefined, where);
+  if (result.length === 2 && isStatus(second))
+    return StreamResponse.create(body as BodyInput, second, undefined, where);
   if (result.length === 2 && isHeadersInput(second)) {
     if (couldBeData(body, second)) throw ambiguityError(result, where);
     return StreamResponse.create(body as BodyInput, undefined, second, where);
@@ -40,7 +41,9 @@ export function toStreamResponse(result: unknown, where: string): StreamResponse
   if (result.length === 3 && isStatus(second) && isHeadersInput(third)) {
     return StreamResponse.create(body as BodyInput, second, third, where);
   }
-  throw new TypeError(`${where}: the handler returned ${describeTuple(result)}. ${tupleShapes}, where status is an integer from 200 to 599 and headers a plain object, a Headers instance or an array of [name, value] pairs. To send a JSON array, return [array, 200].`);
+  throw new TypeError(
+    `${where}: the handler returned ${describeTuple(result)}. ${tupleShapes}, where status is an integer from 200 to 599 and headers a plain object, a Headers instance or an array of [name, value] pairs. To send a JSON array, return [array, 200].`,
+  );
 }
 
 /**
@@ -51,7 +54,6 @@ export function toStreamResponse(result: unknown, where: string): StreamResponse
 function couldBeData(body: unknown, headers: HeadersInput): boolean {
   return isJsonBody(body) && !(headers instanceof Headers);
 }
-
 
 function ambiguityError(tuple: unknown[], where: string): TypeError {
   return new TypeError(

@@ -50,7 +50,11 @@ export class StreamSession {
   ) {
     this.context = new RequestContext(req, res);
     this.teardown = new Teardown(res);
-    this.writer = new ResponseWriter(res, () => this.timer.touch(), (error) => this.fail(error));
+    this.writer = new ResponseWriter(
+      res,
+      () => this.timer.touch(),
+      (error) => this.fail(error),
+    );
     // 'close' on the response, not the request: on Node >= 16 the request's 'close' fires as soon
     // as its body has been read, long before the client goes away.
     res.once('close', this.onClose);

@@ -39,7 +39,9 @@ export function isReadable(value: object): value is Readable {
 
 /** Whether `value` is a web `ReadableStream`, from this realm or another (duck-typed). */
 export function isReadableStream(value: object): value is ReadableStream<unknown> {
-  return typeof (value as ReadableStream).getReader === 'function' && typeof (value as ReadableStream).cancel === 'function';
+  return (
+    typeof (value as ReadableStream).getReader === 'function' && typeof (value as ReadableStream).cancel === 'function'
+  );
 }
 
 /** A source over an async iterable, e.g. an async generator. */

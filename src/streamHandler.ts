@@ -16,13 +16,15 @@ import { warnIgnoredResult } from './warn.js';
 export type ParamsDictionary = Request['params'];
 /** The parsed query string Express gives a handler by default. */
 export type Query = Request['query'];
+/** The request body Express gives a handler by default: `any`, as body parsers decide its shape. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Express's own RequestHandler default.
+export type RequestBody = any;
 
-// `any` for the request body, as Express's own RequestHandler does: body parsers decide its shape.
 /**
  * A route handler of a streaming factory: called as `handler(req, res, next)` inside the request
  * context, it returns (or is a generator function making) `Result`, or a promise of it.
  */
-export type StreamHandler<Result, P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = (
+export type StreamHandler<Result, P = ParamsDictionary, ReqBody = RequestBody, ReqQuery = Query> = (
   req: Request<P, unknown, ReqBody, ReqQuery>,
   res: Response,
   next: NextFunction,
@@ -118,7 +120,7 @@ function ignoreResult(session: StreamSession, result: unknown): void {
 
 function discardResult(result: unknown): void {
   if (result === undefined) return;
-  const body = isStreamResponse(result) ? result.body : Array.isArray(result) ? result[0] : result;
+  const body = isStreamResponse(result) ? result.body : Array.isArray(result) ? (result as unknown[])[0] : result;
   if (isPromiseLike(body)) Promise.resolve(body).then(discardBody, () => {});
   else discardBody(body);
 }

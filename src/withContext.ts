@@ -66,6 +66,7 @@ class ContextBoundGenerator<T, R, N> implements Generator<T, R, N> {
 
 // `any` where the caller's own types must win: with `unknown`/`never` here, TypeScript would infer
 // an unannotated generator's parameters and `next()` argument from this constraint.
+/* eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above */
 type GeneratorFunction = (...args: any[]) => AsyncGenerator<unknown, unknown, any> | Generator<unknown, unknown, any>;
 
 function isAsyncGenerator(value: unknown): value is AsyncGenerator<unknown, unknown, unknown> {

@@ -5,7 +5,7 @@ import { commitHead, type Head } from './head.js';
 import { Heartbeat } from './heartbeat.js';
 
 /** `compression` adds `res.flush()`; without a call its zlib stream holds small chunks back. */
-type FlushableResponse = Response & { flush?: () => void };
+type FlushableResponse = Response & { flush: () => void };
 
 /**
  * Writes a session's chunks to `res`. Owned by the session, which is the only caller: the pump
@@ -28,7 +28,7 @@ export class ResponseWriter {
     private readonly onWrite: () => void,
     private readonly onFailure: (error: unknown) => void,
   ) {
-    this.shouldFlush = typeof (res as FlushableResponse).flush === 'function';
+    this.shouldFlush = typeof (res as Partial<FlushableResponse>).flush === 'function';
   }
 
   /** Sends the status and headers of a streamed body with its first chunk. */
@@ -44,7 +44,7 @@ export class ResponseWriter {
    */
   write(chunk: Chunk): void {
     if (!this.res.write(chunk)) this.expectDrain();
-    if (this.shouldFlush) (this.res as FlushableResponse).flush!();
+    if (this.shouldFlush) (this.res as FlushableResponse).flush();
     this.onWrite();
     this.heartbeat?.touch();
   }

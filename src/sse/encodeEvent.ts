@@ -61,7 +61,8 @@ export type Where = string | number;
 /** {@link encodeEvent}, with `where` naming the caller in error messages. */
 export function formatEvent(event: unknown, where: Where): string {
   // The commonest event (a token, a log line) built as one flat string.
-  if (typeof event === 'string') return isOneLine(event) ? `${field('data', event)}\n\n` : `${fieldLines('data', event)}\n`;
+  if (typeof event === 'string')
+    return isOneLine(event) ? `${field('data', event)}\n\n` : `${fieldLines('data', event)}\n`;
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
     throw new TypeError(
       `${at(where)}: an event must be a string or an object with data, event, id, retry or comment, but received ` +

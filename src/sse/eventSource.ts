@@ -27,7 +27,9 @@ export const errorEventOption: OptionRule<ErrorEventOption> = {
   default: false,
   check(value, label) {
     if (typeof value === 'boolean' || typeof value === 'function') return value as ErrorEventOption;
-    throw new TypeError(`${label} must be a boolean or a function (error) => event, but received ${describeValue(value)}.`);
+    throw new TypeError(
+      `${label} must be a boolean or a function (error) => event, but received ${describeValue(value)}.`,
+    );
   },
 };
 
@@ -62,7 +64,10 @@ function errorFrame(errorEvent: true | ((error: unknown) => unknown), error: unk
 }
 
 function warnNoErrorEvent(what: string): undefined {
-  warn('sse()', `\`errorEvent\` ${what}, so no error event was sent before the stream was closed. Make it return an event object or a string.`);
+  warn(
+    'sse()',
+    `\`errorEvent\` ${what}, so no error event was sent before the stream was closed. Make it return an event object or a string.`,
+  );
   return undefined;
 }
 

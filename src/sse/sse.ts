@@ -7,6 +7,7 @@ import {
   createStreamHandler,
   type ParamsDictionary,
   type Query,
+  type RequestBody,
   type StreamFormat,
   type StreamHandler,
 } from '../streamHandler.js';
@@ -74,7 +75,7 @@ type SseEvents = AsyncIterable<SseEvent | string> | Iterable<SseEvent | string>;
  * };
  * app.get('/greet/:name', sse(greetings));
  */
-export type SseHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = StreamHandler<
+export type SseHandler<P = ParamsDictionary, ReqBody = RequestBody, ReqQuery = Query> = StreamHandler<
   SseEvents | undefined | void,
   P,
   ReqBody,
@@ -102,12 +103,17 @@ export type SseHandler<P = ParamsDictionary, ReqBody = any, ReqQuery = Query> = 
  *   }
  * }));
  */
-export function sse<P = ParamsDictionary, ReqBody = any, ReqQuery = Query>(
+export function sse<P = ParamsDictionary, ReqBody = RequestBody, ReqQuery = Query>(
   handler: SseHandler<P, ReqBody, ReqQuery>,
   options: SseOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
   assertHandler(handler, 'sse', 'events');
-  const { keepAlive, timeout, errorEvent } = resolveOptions('sse', options, optionTable, 'sse(handler, { keepAlive: 30_000 })');
+  const { keepAlive, timeout, errorEvent } = resolveOptions(
+    'sse',
+    options,
+    optionTable,
+    'sse(handler, { keepAlive: 30_000 })',
+  );
   return createStreamHandler(handler, eventsFormat(keepAlive, timeout, errorEvent));
 }
 

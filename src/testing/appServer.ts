@@ -16,9 +16,9 @@ export interface AppServer {
    * the response has emitted `'close'` and its teardown, if any, has settled. `undefined` when no
    * request came from that port.
    */
-  served(port: number | undefined): Promise<void> | undefined;
+  readonly served: (port: number | undefined) => Promise<void> | undefined;
   /** Closes the server and every connection to it. Idempotent. */
-  close(): void;
+  readonly close: () => void;
 }
 
 /** Listens with `listener` on `127.0.0.1` and an ephemeral port. */

@@ -64,7 +64,10 @@ export class ResponseBody {
       if (this.state === 'aborted') {
         throw new ResponseAbortedError(this.origin.method, this.origin.url, this.receivedBytes);
       }
-      await this.nextChange(deadline - Date.now(), () => new ReceiveTimeoutError(this.origin.method, this.origin.url, awaited, timeout));
+      await this.nextChange(
+        deadline - Date.now(),
+        () => new ReceiveTimeoutError(this.origin.method, this.origin.url, awaited, timeout),
+      );
     }
   }
 
@@ -76,10 +79,13 @@ export class ResponseBody {
 
   private nextChange(remaining: number, timedOut: () => Error): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.notify = this.notify.filter((wake) => wake !== onChange);
-        reject(timedOut());
-      }, Math.max(0, remaining));
+      const timer = setTimeout(
+        () => {
+          this.notify = this.notify.filter((wake) => wake !== onChange);
+          reject(timedOut());
+        },
+        Math.max(0, remaining),
+      );
       const onChange = (): void => {
         clearTimeout(timer);
         resolve();

@@ -58,7 +58,12 @@ export class StreamConnection implements AsyncIterable<Buffer> {
    *
    * @internal
    */
-  static open(request: ClientRequest, response: IncomingMessage, origin: ConnectionOrigin, served?: Promise<void>): StreamConnection {
+  static open(
+    request: ClientRequest,
+    response: IncomingMessage,
+    origin: ConnectionOrigin,
+    served?: Promise<void>,
+  ): StreamConnection {
     return new StreamConnection(request, response, origin, served);
   }
 
@@ -130,7 +135,8 @@ export class StreamConnection implements AsyncIterable<Buffer> {
    */
   async buffer(options: ReceiveOptions = {}): Promise<Buffer> {
     const parts: Buffer[] = [];
-    for (let chunk = await this.receive(options); chunk !== null; chunk = await this.receive(options)) parts.push(chunk);
+    for (let chunk = await this.receive(options); chunk !== null; chunk = await this.receive(options))
+      parts.push(chunk);
     return Buffer.concat(parts);
   }
 

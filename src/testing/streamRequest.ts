@@ -42,7 +42,11 @@ export interface StreamRequestInit {
  * expect((await connection.receive())?.toString()).toMatch(/^\d{4}-/);
  * await connection.disconnect(); // resolves once the server-side generator's finally has run
  */
-export async function streamRequest(target: StreamTarget, path: string, init: StreamRequestInit = {}): Promise<StreamConnection> {
+export async function streamRequest(
+  target: StreamTarget,
+  path: string,
+  init: StreamRequestInit = {},
+): Promise<StreamConnection> {
   if (typeof path !== 'string' || !path.startsWith('/')) {
     throw new TypeError(`streamRequest(target, path): path must start with "/", but received ${describeValue(path)}.`);
   }
@@ -65,16 +69,29 @@ export async function streamRequest(target: StreamTarget, path: string, init: St
   }
 }
 
-function awaitResponse(request: http.ClientRequest, method: string, url: string, timeout: number): Promise<http.IncomingMessage> {
+function awaitResponse(
+  request: http.ClientRequest,
+  method: string,
+  url: string,
+  timeout: number,
+): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new ReceiveTimeoutError(method, url, 'the response headers', timeout)), timeout);
+    const timer = setTimeout(
+      () => reject(new ReceiveTimeoutError(method, url, 'the response headers', timeout)),
+      timeout,
+    );
     request.once('response', (response) => {
       clearTimeout(timer);
       resolve(response);
     });
     request.once('error', (cause) => {
       clearTimeout(timer);
-      reject(new AsyncStreamError(`${method} ${url}: the request failed before the response headers arrived (${cause.message}).`, { cause }));
+      reject(
+        new AsyncStreamError(
+          `${method} ${url}: the request failed before the response headers arrived (${cause.message}).`,
+          { cause },
+        ),
+      );
     });
   });
 }
@@ -105,14 +122,20 @@ async function resolveTarget(target: StreamTarget): Promise<ResolvedTarget> {
 function baseUrlOf(server: http.Server): string {
   const address = server.address() as AddressInfo | null;
   if (address === null || typeof address === 'string') {
-    throw new TypeError('streamRequest(target, path): the http.Server is not listening on a TCP port. Call server.listen() first.');
+    throw new TypeError(
+      'streamRequest(target, path): the http.Server is not listening on a TCP port. Call server.listen() first.',
+    );
   }
   // A server bound to every interface is reached through loopback.
-  if (address.family === 'IPv6') return `http://[${address.address === '::' ? '::1' : address.address}]:${address.port}`;
+  if (address.family === 'IPv6')
+    return `http://[${address.address === '::' ? '::1' : address.address}]:${address.port}`;
   return `http://${address.address === '0.0.0.0' ? '127.0.0.1' : address.address}:${address.port}`;
 }
 
-function encodeBody(init: StreamRequestInit): { headers: http.OutgoingHttpHeaders; body: string | Uint8Array | undefined } {
+function encodeBody(init: StreamRequestInit): {
+  headers: http.OutgoingHttpHeaders;
+  body: string | Uint8Array | undefined;
+} {
   const headers = { ...init.headers };
   const { body } = init;
   if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) return { headers, body };
