@@ -53,40 +53,42 @@ export type OptionTable<O> = { readonly [K in keyof O]-?: OptionRule<unknown> };
 export type ResolvedOptions<T> = { readonly [K in keyof T]: T[K] extends OptionRule<infer V> ? V : never };
 
 /**
- * Checks the options of a factory against its table: a plain object whose keys are all known (a
- * misspelt option fails at route definition instead of being ignored), each value by its rule.
+ * Checks the options of a function against its table: a plain object whose keys are all known (a
+ * misspelt option fails at once instead of being ignored), each value by its rule.
  *
+ * @param call - the call as messages show it, e.g. `sse(handler, options)`.
  * @param example - a call with options, shown in the message, e.g. `sse(handler, { keepAlive: 30_000 })`.
  * @throws TypeError naming the value, or the unknown key and the known ones; what a rule throws.
  */
 export function resolveOptions<T extends Record<string, OptionRule<unknown>>>(
-  factory: string,
+  call: string,
   options: unknown,
   table: T,
   example: string,
 ): ResolvedOptions<T> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(
-      `${factory}(handler, options): options must be an object, but received ${describeValue(options)}. ` +
+      `${call}: options must be an object, but received ${describeValue(options)}. ` +
         `Pass them by name, e.g. ${example}.`,
     );
   }
   const known = Object.keys(table);
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw unknownOptionError(factory, key, known);
+    if (!known.includes(key)) throw unknownOptionError(call, key, known);
   }
+  const name = call.slice(0, call.indexOf('('));
   const resolved: Record<string, unknown> = {};
-  for (const [name, rule] of Object.entries(table)) {
-    const value = (options as Record<string, unknown>)[name];
-    resolved[name] = value === undefined ? rule.default : rule.check(value, `${factory}(): \`${name}\``);
+  for (const [key, rule] of Object.entries(table)) {
+    const value = (options as Record<string, unknown>)[key];
+    resolved[key] = value === undefined ? rule.default : rule.check(value, `${name}(): \`${key}\``);
   }
   return resolved as ResolvedOptions<T>;
 }
 
-function unknownOptionError(factory: string, key: string, known: readonly string[]): TypeError {
+function unknownOptionError(call: string, key: string, known: readonly string[]): TypeError {
   const near = known.find((name) => name.toLowerCase() === key.toLowerCase());
   return new TypeError(
-    `${factory}(handler, options): unknown option \`${key}\`. ` +
+    `${call}: unknown option \`${key}\`. ` +
       `${near === undefined ? '' : `Did you mean \`${near}\`? `}The options are ${known.map((name) => `\`${name}\``).join(', ')}.`,
   );
 }
@@ -94,22 +96,30 @@ function unknownOptionError(factory: string, key: string, known: readonly string
 // setTimeout() stores its delay in a signed 32-bit integer; larger values fire after 1 ms.
 const MAX_DELAY = 2 ** 31 - 1;
 
+/** What a delay accepts beyond 1 to 2^31-1 ms: `null` (what it means, how to ask for it), another minimum. */
+export interface DelayRule {
+  /** `null` and `Infinity` are accepted, as `null`: `{ means: 'no timeout', fix: 'switch the idle timeout off' }`. */
+  readonly off?: { readonly means: string; readonly fix: string } | undefined;
+  /** The smallest delay accepted, 0 or 1. @default 1 */
+  readonly min?: 0 | 1 | undefined;
+}
+
 /**
- * Checks a delay in milliseconds: a number from 1 to 2^31-1. With `off` (what `null` means, e.g.
- * `no timeout`), `null` and `Infinity` are accepted too, as `null`.
+ * Checks a delay in milliseconds: a number from 1 (or `rule.min`) to 2^31-1, or `null` when
+ * `rule.off` says what it means.
  *
- * @param off - what null does: `{ means: 'no timeout', fix: 'switch the idle timeout off' }`.
  * @throws TypeError when it is not a number (or null); RangeError when it is out of range.
  */
-export function checkMilliseconds(value: unknown, label: string, off?: { means: string; fix: string }): number | null {
+export function checkMilliseconds(value: unknown, label: string, rule: DelayRule = {}): number | null {
+  const { off, min = 1 } = rule;
   if (off !== undefined && (value === null || value === Infinity)) return null;
   if (typeof value !== 'number') {
     const orNull = off === undefined ? '' : ` or null (${off.means})`;
     throw new TypeError(`${label} must be a number of milliseconds${orNull}, but received ${describeValue(value)}.`);
   }
-  if (!(value >= 1 && value <= MAX_DELAY)) {
+  if (!(value >= min && value <= MAX_DELAY)) {
     throw new RangeError(
-      `${label} must be between 1 and ${MAX_DELAY} milliseconds, but received ${describeValue(value)}.` +
+      `${label} must be between ${min} and ${MAX_DELAY} milliseconds, but received ${describeValue(value)}.` +
         (off === undefined ? '' : ` Use null to ${off.fix}.`),
     );
   }
@@ -121,5 +131,5 @@ export function millisecondsOption<D extends number | null | undefined>(
   defaultValue: D,
   off: { means: string; fix: string },
 ): OptionRule<number | null | D> {
-  return { default: defaultValue, check: (value, label) => checkMilliseconds(value, label, off) };
+  return { default: defaultValue, check: (value, label) => checkMilliseconds(value, label, { off }) };
 }

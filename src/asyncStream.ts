@@ -61,7 +61,7 @@ export function asyncStream<P = ParamsDictionary, ReqBody = RequestBody, ReqQuer
   options: AsyncStreamOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
   assertHandler(handler, 'asyncStream', 'rows');
-  const { timeout } = resolveOptions('asyncStream', options, optionTable, 'asyncStream(handler, { timeout: 30_000 })');
+  const { timeout } = resolveOptions('asyncStream(handler, options)', options, optionTable, 'asyncStream(handler, { timeout: 30_000 })');
   return createStreamHandler(handler, bodyFormat(timeout));
 }
 
@@ -69,6 +69,7 @@ export function asyncStream<P = ParamsDictionary, ReqBody = RequestBody, ReqQuer
 function bodyFormat(timeout: number | null | undefined): StreamFormat {
   return {
     timeout,
+    endsAtShutdown: false,
     toReply: (result) => toStreamResponse(result, 'asyncStream()'),
     toBody: (body) => resolveBody(body, 'asyncStream()'),
   };

@@ -63,6 +63,32 @@ export class StreamTimeoutError extends AsyncStreamError implements StreamTimeou
 }
 
 /**
+ * The reason a stream's `currentSignal()` aborts when {@link closeStreams} winds it down: the server
+ * is shutting down. An event stream gets it at once; a byte stream when its grace period is over.
+ * Never passed to `next(err)`: a shutdown is not the stream's failure.
+ *
+ * @example
+ * import { asyncStream, currentSignal, ServerShutdownError } from 'express-async-stream';
+ * app.get('/export', asyncStream(async function* () {
+ *   const signal = currentSignal();
+ *   try {
+ *     yield* rows(signal);
+ *   } finally {
+ *     if (signal.reason instanceof ServerShutdownError) console.log('cut by a deploy');
+ *   }
+ * }));
+ */
+export class ServerShutdownError extends AsyncStreamError {
+  /** HTTP status for a request that was not served because of the shutdown. */
+  readonly status = 503;
+
+  constructor() {
+    super('The server is shutting down (closeStreams() was called), so this stream was ended before it finished.');
+    this.name = 'ServerShutdownError';
+  }
+}
+
+/**
  * Tells whether `value` is an error created by this package, without relying on `instanceof`.
  *
  * @example

@@ -26,7 +26,7 @@ export const timeoutOption = millisecondsOption(undefined, off);
  * @throws TypeError when it is not a number or null; RangeError when it is not in 1..2^31-1 ms.
  */
 export function resolveTimeout(value: unknown, label: string): Timeout | undefined {
-  return value === undefined ? undefined : checkMilliseconds(value, label, off);
+  return value === undefined ? undefined : checkMilliseconds(value, label, { off });
 }
 
 // Built once: the app setting is read (and checked) on every request.

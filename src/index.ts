@@ -19,4 +19,11 @@ export type { HeadersInput, HeaderValue } from './headers.js';
 export { DEFAULT_TIMEOUT, TIMEOUT_SETTING, type Timeout } from './idleTimeout.js';
 export { currentRequest, currentResponse, currentSignal, type StreamContext } from './context.js';
 export { withContext } from './withContext.js';
-export { AsyncStreamError, isAsyncStreamError, StreamTimeoutError, type StreamTimeoutDetails } from './errors.js';
+export { closeStreams, type CloseStreamsOptions } from './shutdown.js';
+export {
+  AsyncStreamError,
+  isAsyncStreamError,
+  ServerShutdownError,
+  StreamTimeoutError,
+  type StreamTimeoutDetails,
+} from './errors.js';

@@ -77,13 +77,14 @@ export function ndjson<P = ParamsDictionary, ReqBody = RequestBody, ReqQuery = Q
   options: NdjsonOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
   assertHandler(handler, 'ndjson', 'rows');
-  const { timeout } = resolveOptions('ndjson', options, optionTable, 'ndjson(handler, { timeout: 30_000 })');
+  const { timeout } = resolveOptions('ndjson(handler, options)', options, optionTable, 'ndjson(handler, { timeout: 30_000 })');
   return createStreamHandler(handler, linesFormat(timeout));
 }
 
 function linesFormat(timeout: number | null | undefined): StreamFormat {
   return {
     timeout,
+    endsAtShutdown: false,
     toReply(values, res) {
       // Checked before the header is set: a result that is not values is a 500 with the handler's headers.
       assertValues(values, 'ndjson()', 'values');

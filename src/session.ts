@@ -4,11 +4,12 @@ import type { Chunk } from './chunk.js';
 import { RequestContext } from './context.js';
 import { cutResponse } from './cutResponse.js';
 import { guardEnd } from './endGuard.js';
-import { StreamTimeoutError } from './errors.js';
+import { ServerShutdownError, StreamTimeoutError } from './errors.js';
 import { applyHead, commitHead, type Head } from './head.js';
 import { IdleTimer, type Timeout } from './idleTimeout.js';
 import { dropLateAnswer } from './lateAnswer.js';
 import type { JsonBody } from './response.js';
+import { refuseStream, trackStream, type ClosableStream } from './shutdown.js';
 import { suspendSocketTimeout } from './socketTimeout.js';
 import type { ChunkSource } from './source.js';
 import { Teardown } from './teardown.js';
@@ -25,7 +26,7 @@ const noop = (): void => {};
  * `res.end` guard, the `'close'` and `'drain'` listeners and the body's source, and releases all of
  * them in one place, once.
  */
-export class StreamSession {
+export class StreamSession implements ClosableStream {
   readonly context: RequestContext;
   private state: SessionState = 'open';
   private readonly timer = new IdleTimer(() => this.onIdle());
@@ -42,14 +43,21 @@ export class StreamSession {
   private readonly teardown: Teardown;
   private readonly restoreSocketTimeout: (apply: boolean) => void;
   private restoreEnd: () => void = noop;
+  /** Writes what the pump holds, before the response ends by other code or at shutdown. */
+  private flushPending: () => void = noop;
+  private shutdownTimer: NodeJS.Timeout | undefined;
+  private readonly untrack: () => void;
 
   constructor(
     readonly req: Request,
     private readonly res: Response,
     private readonly next: NextFunction,
+    /** Event streams have no complete state to fake: at shutdown they end cleanly, and at once. */
+    private readonly endsAtShutdown: boolean,
   ) {
     this.context = new RequestContext(req, res);
     this.teardown = new Teardown(res);
+    this.untrack = trackStream(this);
     this.writer = new ResponseWriter(
       res,
       () => this.timer.touch(),
@@ -118,6 +126,7 @@ export class StreamSession {
    * pump writes what it holds), then the body is closed, then the response ends as asked.
    */
   watchEnd(beforeEnd: () => void): void {
+    this.flushPending = beforeEnd;
     this.restoreEnd = guardEnd(this.res, () => {
       beforeEnd();
       this.endedElsewhere();
@@ -206,6 +215,39 @@ export class StreamSession {
   }
 
   /**
+   * Winds the stream down for `closeStreams()`: an event stream at once, a byte stream once `grace`
+   * ms have passed without it finishing on its own. The connection closes after it, so that
+   * `server.close()` completes. Settles once everything is released.
+   */
+  shutDown(grace: number): PromiseLike<void> {
+    if (this.isOpen) {
+      // Not kept alive for another request: server.close() would wait for the keep-alive timeout.
+      const socket = this.res.socket;
+      if (!this.res.headersSent) this.res.shouldKeepAlive = false;
+      else this.res.once('finish', () => socket?.end());
+      if (this.endsAtShutdown || grace === 0) this.stopForShutdown();
+      else this.shutdownTimer = setTimeout(() => this.stopForShutdown(), grace).unref();
+    }
+    return this.teardown;
+  }
+
+  private stopForShutdown(): void {
+    if (!this.isOpen) return;
+    const deliver = this.isDrained;
+    // What the pump holds goes out first; an event stream then ends cleanly (the browser reconnects).
+    if (this.endsAtShutdown) this.flushPending();
+    this.abandon(new ServerShutdownError());
+    if (!this.res.headersSent) {
+      // A handler still at work (or that returned undefined to answer later) finds its answer dropped.
+      if (this.source === undefined) this.res.once('finish', () => dropLateAnswer(this.res, noop));
+      refuseStream(this.res);
+    }
+    else if (this.endsAtShutdown) this.res.end();
+    // A byte stream is cut: a truncated body must not look complete.
+    else cutResponse(this.res, deliver, noop);
+  }
+
+  /**
    * Hands `error` to Express (`next(err)`): an error response if nothing was sent, a closed
    * connection if the stream had started. Ignored once the stream was abandoned: a producer that
    * throws because its client left is not an error.
@@ -242,6 +284,7 @@ export class StreamSession {
 
   private stopClocks(): void {
     this.timer.clear();
+    clearTimeout(this.shutdownTimer);
     this.writer.stop();
     this.restoreEnd();
     // Once the response has finished, Node has set its own keep-alive timeout on the socket.
@@ -250,9 +293,14 @@ export class StreamSession {
 
   private settleTeardown(): void {
     if (this.responding || this.isOpen) return;
-    if (this.closing === undefined) this.teardown.settle();
-    else void this.closing.then(() => this.teardown.settle());
+    if (this.closing === undefined) this.settle();
+    else void this.closing.then(this.settle);
   }
+
+  private readonly settle = (): void => {
+    this.untrack();
+    this.teardown.settle();
+  };
 
   private readonly onClose = (): void => {
     // Finished by the handler after it returned undefined (or by anyone before there was a body).

@@ -7,6 +7,7 @@ import { appTimeout, type Timeout } from './idleTimeout.js';
 import { pump } from './pump.js';
 import { isStreamResponse } from './response.js';
 import { StreamSession } from './session.js';
+import { isShuttingDown, refuseStream } from './shutdown.js';
 import { isPromiseLike } from './source.js';
 import { warnIgnoredResult } from './warn.js';
 
@@ -41,6 +42,8 @@ export interface Reply extends Head {
 export interface StreamFormat {
   /** The route's idle timeout; `undefined` reads the app's `stream timeout` setting on each request. */
   readonly timeout: Timeout | undefined;
+  /** Whether `closeStreams()` ends it cleanly at once (an event stream) rather than after a grace period. */
+  readonly endsAtShutdown: boolean;
   /**
    * The reply to a handler's result, once the result is known to be the stream's (not `undefined`,
    * and the handler did not answer by itself). May set headers on `res`.
@@ -62,7 +65,8 @@ export function createStreamHandler<P, ReqBody, ReqQuery>(
   format: StreamFormat,
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
   return function streamHandler(req, res, next) {
-    const session = new StreamSession(req as Request, res, next);
+    if (isShuttingDown()) return refuseStream(res);
+    const session = new StreamSession(req as Request, res, next, format.endsAtShutdown);
     runInContext(session.context, () => {
       void respond(session, req as Request, res, handler as StreamHandler<unknown>, format);
     });

@@ -109,7 +109,7 @@ export function sse<P = ParamsDictionary, ReqBody = RequestBody, ReqQuery = Quer
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
   assertHandler(handler, 'sse', 'events');
   const { keepAlive, timeout, errorEvent } = resolveOptions(
-    'sse',
+    'sse(handler, options)',
     options,
     optionTable,
     'sse(handler, { keepAlive: 30_000 })',
@@ -120,6 +120,7 @@ export function sse<P = ParamsDictionary, ReqBody = RequestBody, ReqQuery = Quer
 function eventsFormat(keepAlive: number | null, timeout: number | null, errorEvent: ErrorEventOption): StreamFormat {
   return {
     timeout,
+    endsAtShutdown: true,
     toReply(events, res) {
       // Checked before the head goes out: a result that is not events is a 500, not a broken stream.
       assertValues(events, 'sse()', 'events (objects or strings)');
