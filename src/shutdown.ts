@@ -88,9 +88,9 @@ export function refuseStream(res: Response): void {
  * });
  */
 export function closeStreams(options: CloseStreamsOptions = {}): Promise<void> {
+  const { grace } = resolveOptions('closeStreams(options)', options, optionTable, 'closeStreams({ grace: 10_000 })');
   const state = streams();
   if (state.closing !== undefined) return state.closing;
-  const { grace } = resolveOptions('closeStreams(options)', options, optionTable, 'closeStreams({ grace: 10_000 })');
   const released = [...state.open].map((stream) => stream.shutDown(grace));
   state.closing = Promise.all(released).then(() => undefined);
   return state.closing;

@@ -2,9 +2,10 @@
 // lost its connection resumes from the last message it saw (the browser sends `Last-Event-ID`).
 // Run: npm run example:sse, then open the URL it prints in two tabs.
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout } from 'node:timers/promises';
-import { asyncStream, currentSignal, lastEventId, sse } from 'express-async-stream';
+import { asyncStream, closeStreams, currentSignal, lastEventId, sse } from 'express-async-stream';
 // No '.js' here: ts-node, which runs this example, does not map it to the '.ts' file in CommonJS.
 import { ChatRoom } from './chatRoom';
 
@@ -104,8 +105,18 @@ export function createApp(options: ChatAppOptions = {}): Express {
 }
 
 if (require.main === module) {
-  const port = Number(process.env.PORT ?? 3000);
-  createApp().listen(port, () => {
+  // CHAT_LOG=chat.jsonl keeps the messages across restarts: stop the server, start it again, and
+  // the open tabs carry on where they were.
+  const room = new ChatRoom(1000, process.env.CHAT_LOG);
+  const server = createApp({ room }).listen(Number(process.env.PORT ?? 3000), () => {
+    const { port } = server.address() as AddressInfo;
     console.log(`Chat listening on http://localhost:${port}: open it in two tabs and say hello.`);
   });
+  // A deploy sends SIGTERM: the event streams end cleanly, so each tab reconnects,
+  // to the next process, from its Last-Event-ID. The process exits once the last stream is released.
+  const shutDown = () => {
+    server.close();
+    void closeStreams();
+  };
+  process.once('SIGTERM', shutDown);
 }

@@ -3,7 +3,7 @@
 // Run: npm run example:tokens, then follow the curl command it prints.
 import express, { type Express } from 'express';
 import { setTimeout } from 'node:timers/promises';
-import { asyncStream, currentSignal } from 'express-async-stream';
+import { asyncStream, closeStreams, currentSignal } from 'express-async-stream';
 
 /** Options of the tokens app's {@link createApp}: the fake model's pace, length and end. */
 export interface TokensAppOptions {
@@ -81,8 +81,15 @@ export function createApp(options: TokensAppOptions = {}): Express {
 
 if (require.main === module) {
   const port = Number(process.env.PORT ?? 3001);
-  createApp().listen(port, () => {
+  const server = createApp().listen(port, () => {
     console.log(`Token stream listening on http://localhost:${port}. Watch it (Ctrl-C on curl stops the model):`);
     console.log(`  curl -N http://localhost:${port}/tokens`);
   });
+  // On SIGTERM (a deploy): answers being generated get 10 s to finish, then are cut, and
+  // currentSignal() stops the model.
+  const shutDown = () => {
+    server.close();
+    void closeStreams({ grace: 10_000 });
+  };
+  process.once('SIGTERM', shutDown);
 }
