@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import type { Express, RequestHandler } from 'express';
 import {
   asyncStream,
+  closeStreams,
   encodeEvent,
   makeResponse,
   ndjson,
@@ -220,7 +221,8 @@ function timeoutRows(factory: string, define: (timeout: unknown) => unknown, lab
     input: `${factory} with timeout ${named}`,
     call: () => define(value),
     error,
-    says: error === TypeError ? [`${label} ${TIMEOUT_TYPE} ${named}`] : [`${label} ${TIMEOUT_RANGE} ${named}`, TIMEOUT_FIX],
+    says:
+      error === TypeError ? [`${label} ${TIMEOUT_TYPE} ${named}`] : [`${label} ${TIMEOUT_RANGE} ${named}`, TIMEOUT_FIX],
   }));
 }
 
@@ -230,21 +232,34 @@ const definitionRows: CallRow[] = [
     input: 'asyncStream() with a string handler',
     call: () => asyncStream('rows' as never),
     error: TypeError,
-    says: ["asyncStream(handler) expects a function or a generator function, but received string ('rows')", 'Pass the function itself'],
+    says: [
+      "asyncStream(handler) expects a function or a generator function, but received string ('rows')",
+      'Pass the function itself',
+    ],
   },
   {
     input: 'asyncStream() with a generator object instead of its function',
     call: () => asyncStream(ticks() as never),
     error: TypeError,
-    says: ['expects a function or a generator function, but received object (Object [AsyncGenerator] {})', 'not asyncStream(rows())'],
+    says: [
+      'expects a function or a generator function, but received object (Object [AsyncGenerator] {})',
+      'not asyncStream(rows())',
+    ],
   },
   {
     input: 'asyncStream() with numeric options',
     call: () => asyncStream(handler, 5000 as never),
     error: TypeError,
-    says: ['asyncStream(handler, options): options must be an object, but received number (5000)', 'e.g. asyncStream(handler, { timeout: 30_000 })'],
+    says: [
+      'asyncStream(handler, options): options must be an object, but received number (5000)',
+      'e.g. asyncStream(handler, { timeout: 30_000 })',
+    ],
   },
-  ...timeoutRows('asyncStream()', (timeout) => asyncStream(handler, { timeout: timeout as never }), 'asyncStream(): `timeout`'),
+  ...timeoutRows(
+    'asyncStream()',
+    (timeout) => asyncStream(handler, { timeout: timeout as never }),
+    'asyncStream(): `timeout`',
+  ),
   {
     input: 'asyncStream() with options given as an array',
     call: () => asyncStream(handler, [{ timeout: 1000 }] as never),
@@ -255,13 +270,19 @@ const definitionRows: CallRow[] = [
     input: 'asyncStream() with a misspelt option (Timeout)',
     call: () => asyncStream(handler, { Timeout: 1000 } as never),
     error: TypeError,
-    says: ['asyncStream(handler, options): unknown option `Timeout`. Did you mean `timeout`?', 'The options are `timeout`.'],
+    says: [
+      'asyncStream(handler, options): unknown option `Timeout`. Did you mean `timeout`?',
+      'The options are `timeout`.',
+    ],
   },
   {
     input: 'sse() with a misspelt option (keepalive)',
     call: () => sse(ticks, { keepalive: 1000 } as never),
     error: TypeError,
-    says: ['sse(handler, options): unknown option `keepalive`. Did you mean `keepAlive`?', 'The options are `keepAlive`, `timeout`, `errorEvent`.'],
+    says: [
+      'sse(handler, options): unknown option `keepalive`. Did you mean `keepAlive`?',
+      'The options are `keepAlive`, `timeout`, `errorEvent`.',
+    ],
   },
   {
     input: 'ndjson() with an option it does not have (keepAlive)',
@@ -274,44 +295,62 @@ const definitionRows: CallRow[] = [
     input: 'sse() with an undefined handler',
     call: () => sse(undefined as never),
     error: TypeError,
-    says: ['sse(handler) expects a function or a generator function, but received undefined', 'Pass the function itself'],
+    says: [
+      'sse(handler) expects a function or a generator function, but received undefined',
+      'Pass the function itself',
+    ],
   },
   {
     input: 'sse() with a generator object instead of its function',
     call: () => sse(ticks() as never),
     error: TypeError,
-    says: ['sse(handler) expects a function or a generator function, but received object (Object [AsyncGenerator] {})', 'Pass the function itself: sse(events), not sse(events()).'],
+    says: [
+      'sse(handler) expects a function or a generator function, but received object (Object [AsyncGenerator] {})',
+      'Pass the function itself: sse(events), not sse(events()).',
+    ],
   },
   {
     input: 'sse() with string options',
     call: () => sse(ticks, 'keepAlive' as never),
     error: TypeError,
-    says: ["sse(handler, options): options must be an object, but received string ('keepAlive')", 'e.g. sse(handler, { keepAlive: 30_000 })'],
+    says: [
+      "sse(handler, options): options must be an object, but received string ('keepAlive')",
+      'e.g. sse(handler, { keepAlive: 30_000 })',
+    ],
   },
   ...timeoutRows('sse()', (timeout) => sse(ticks, { timeout: timeout as never }), 'sse(): `timeout`'),
   {
     input: "sse() with keepAlive string ('15s')",
     call: () => sse(ticks, { keepAlive: '15s' as never }),
     error: TypeError,
-    says: ["sse(): `keepAlive` must be a number of milliseconds or null (no keep-alive comments), but received string ('15s')"],
+    says: [
+      "sse(): `keepAlive` must be a number of milliseconds or null (no keep-alive comments), but received string ('15s')",
+    ],
   },
-  ...([
-    [0, 'number (0)'],
-    [-5, 'number (-5)'],
-    [NaN, 'number (NaN)'],
-    [2 ** 31, 'number (2147483648)'],
-  ] as const).map(([keepAlive, named]): CallRow => ({
+  ...(
+    [
+      [0, 'number (0)'],
+      [-5, 'number (-5)'],
+      [NaN, 'number (NaN)'],
+      [2 ** 31, 'number (2147483648)'],
+    ] as const
+  ).map(([keepAlive, named]): CallRow => ({
     input: `sse() with keepAlive ${named}`,
     call: () => sse(ticks, { keepAlive }),
     error: RangeError,
-    says: [`sse(): \`keepAlive\` must be between 1 and 2147483647 milliseconds, but received ${named}`, 'Use null to send no keep-alive comments.'],
+    says: [
+      `sse(): \`keepAlive\` must be between 1 and 2147483647 milliseconds, but received ${named}`,
+      'Use null to send no keep-alive comments.',
+    ],
   })),
-  ...([
-    ['yes', "string ('yes')"],
-    [1, 'number (1)'],
-    [null, 'null'],
-    [{ event: 'error' }, "object ({ event: 'error' })"],
-  ] as const).map(([errorEvent, named]): CallRow => ({
+  ...(
+    [
+      ['yes', "string ('yes')"],
+      [1, 'number (1)'],
+      [null, 'null'],
+      [{ event: 'error' }, "object ({ event: 'error' })"],
+    ] as const
+  ).map(([errorEvent, named]): CallRow => ({
     input: `sse() with errorEvent ${named}`,
     call: () => sse(ticks, { errorEvent: errorEvent as never }),
     error: TypeError,
@@ -322,19 +361,28 @@ const definitionRows: CallRow[] = [
     input: 'ndjson() with a number handler',
     call: () => ndjson(42 as never),
     error: TypeError,
-    says: ['ndjson(handler) expects a function or a generator function, but received number (42)', 'Pass the function itself'],
+    says: [
+      'ndjson(handler) expects a function or a generator function, but received number (42)',
+      'Pass the function itself',
+    ],
   },
   {
     input: 'ndjson() with a generator object instead of its function',
     call: () => ndjson(ticks() as never),
     error: TypeError,
-    says: ['but received object (Object [AsyncGenerator] {})', 'Pass the function itself: ndjson(rows), not ndjson(rows()).'],
+    says: [
+      'but received object (Object [AsyncGenerator] {})',
+      'Pass the function itself: ndjson(rows), not ndjson(rows()).',
+    ],
   },
   {
     input: 'ndjson() with null options',
     call: () => ndjson(ticks, null as never),
     error: TypeError,
-    says: ['ndjson(handler, options): options must be an object, but received null', 'e.g. ndjson(handler, { timeout: 30_000 })'],
+    says: [
+      'ndjson(handler, options): options must be an object, but received null',
+      'e.g. ndjson(handler, { timeout: 30_000 })',
+    ],
   },
   ...timeoutRows('ndjson()', (timeout) => ndjson(ticks, { timeout: timeout as never }), 'ndjson(): `timeout`'),
   // withContext(fn)
@@ -368,7 +416,8 @@ const badStatuses: ReadonlyArray<readonly [value: unknown, says: readonly string
   [199, [`status 199 ${INFORMATIONAL}`, INFORMATIONAL_FIX]],
 ];
 
-const HEADERS_SHAPE = 'headers must be a plain object, a Headers instance or an array of [name, value] pairs, but received';
+const HEADERS_SHAPE =
+  'headers must be a plain object, a Headers instance or an array of [name, value] pairs, but received';
 const NAME_FIX = 'e.g. X-Request-Id';
 const VALUE_TYPE = 'header "X-A" must be a string, a number or an array of strings, but received';
 const VALUE_TYPE_FIX = 'Convert it with String(value), or leave the header out.';
@@ -381,13 +430,29 @@ const badHeaders: ReadonlyArray<readonly [input: string, headers: unknown, says:
   ['headers that are a string', 'X-A: 1', [`${HEADERS_SHAPE} string ('X-A: 1')`]],
   ['headers that are a Map', new Map([['X-A', '1']]), [`${HEADERS_SHAPE} Map object`, 'use Object.fromEntries(map)']],
   ['headers that are a number', 5, [`${HEADERS_SHAPE} number (5)`]],
-  ['a header pair of one element', [['X-A']], ["headers[0] must be a [name, value] pair, but received array of length 1 ([ 'X-A' ])"]],
-  ['a header pair of three elements', [['X-A', '1', '2']], ['headers[0] must be a [name, value] pair, but received array of length 3']],
-  ['a header name with a space', { 'Bad Name': 'x' }, ["string ('Bad Name') is not a valid header name (RFC 9110 token)", NAME_FIX]],
+  [
+    'a header pair of one element',
+    [['X-A']],
+    ["headers[0] must be a [name, value] pair, but received array of length 1 ([ 'X-A' ])"],
+  ],
+  [
+    'a header pair of three elements',
+    [['X-A', '1', '2']],
+    ['headers[0] must be a [name, value] pair, but received array of length 3'],
+  ],
+  [
+    'a header name with a space',
+    { 'Bad Name': 'x' },
+    ["string ('Bad Name') is not a valid header name (RFC 9110 token)", NAME_FIX],
+  ],
   ['an empty header name', { '': 'x' }, ["string ('') is not a valid header name", NAME_FIX]],
   ['a header name with a colon', { 'X-A:': 'x' }, ["string ('X-A:') is not a valid header name", NAME_FIX]],
   ['a non-ASCII header name', { 'X-Ä': 'x' }, ["string ('X-Ä') is not a valid header name", NAME_FIX]],
-  ['a header name with CRLF', { 'X-A\r\nInjected': 'yes' }, ["string ('X-A\\r\\nInjected') is not a valid header name", NAME_FIX]],
+  [
+    'a header name with CRLF',
+    { 'X-A\r\nInjected': 'yes' },
+    ["string ('X-A\\r\\nInjected') is not a valid header name", NAME_FIX],
+  ],
   ['a header name that is a number', [[7, 'x']], ['number (7) is not a valid header name', NAME_FIX]],
   ['a header value that is null', { 'X-A': null }, [`${VALUE_TYPE} null`, VALUE_TYPE_FIX]],
   ['a header value that is true', { 'X-A': true }, [`${VALUE_TYPE} boolean (true)`, VALUE_TYPE_FIX]],
@@ -395,21 +460,69 @@ const badHeaders: ReadonlyArray<readonly [input: string, headers: unknown, says:
   ['a header value that is NaN', { 'X-A': NaN }, [`${VALUE_TYPE} number (NaN)`, VALUE_TYPE_FIX]],
   ['a header value that is Infinity', { 'X-A': Infinity }, [`${VALUE_TYPE} number (Infinity)`, VALUE_TYPE_FIX]],
   ['a header value that is a BigInt', { 'X-A': 5n }, [`${VALUE_TYPE} bigint (5n)`, VALUE_TYPE_FIX]],
-  ['a header array holding null', { 'Set-Cookie': ['a=1', null] }, ['header "Set-Cookie" must be a string, a number or an array of strings, but received null']],
-  ['a header value with CRLF', { 'X-A': 'v\r\nInjected: yes' }, [`header "X-A" ${SPLIT} ("v\\r\\nInjected: yes")`, SPLIT_FIX]],
+  [
+    'a header array holding null',
+    { 'Set-Cookie': ['a=1', null] },
+    ['header "Set-Cookie" must be a string, a number or an array of strings, but received null'],
+  ],
+  [
+    'a header value with CRLF',
+    { 'X-A': 'v\r\nInjected: yes' },
+    [`header "X-A" ${SPLIT} ("v\\r\\nInjected: yes")`, SPLIT_FIX],
+  ],
   ['a header value with LF', { 'X-A': 'v\nInjected: yes' }, [`header "X-A" ${SPLIT} ("v\\nInjected: yes")`, SPLIT_FIX]],
   ['a header value with a lone CR', { 'X-A': 'v\rInjected: yes' }, [`header "X-A" ${SPLIT}`, SPLIT_FIX]],
   ['a header value with NUL', { 'X-A': 'v\0w' }, [`header "X-A" ${SPLIT} ("v\\u0000w")`, SPLIT_FIX]],
-  ['a header value with CRLF CRLF (a smuggled body)', { 'X-A': 'v\r\n\r\n<script>' }, [`header "X-A" ${SPLIT}`, SPLIT_FIX]],
-  ['a header array element with CRLF', [['Set-Cookie', ['a=1', 'b=2\r\nInjected: yes']]], [`header "Set-Cookie" ${SPLIT}`, SPLIT_FIX]],
-  ['a header value with a control character', { 'X-A': 'a\u0001b' }, ["header \"X-A\" contains the character U+0001 in string ('a\\x01b')", CHAR_FIX]],
+  [
+    'a header value with CRLF CRLF (a smuggled body)',
+    { 'X-A': 'v\r\n\r\n<script>' },
+    [`header "X-A" ${SPLIT}`, SPLIT_FIX],
+  ],
+  [
+    'a header array element with CRLF',
+    [['Set-Cookie', ['a=1', 'b=2\r\nInjected: yes']]],
+    [`header "Set-Cookie" ${SPLIT}`, SPLIT_FIX],
+  ],
+  [
+    'a header value with a control character',
+    { 'X-A': 'a\u0001b' },
+    ['header "X-A" contains the character U+0001 in string (\'a\\x01b\')', CHAR_FIX],
+  ],
   ['a header value with DEL', { 'X-A': 'a\u007fb' }, ['header "X-A" contains the character U+007F', CHAR_FIX]],
-  ['a header value with a character above Latin-1', { 'X-A': 'price: 5€' }, ["header \"X-A\" contains the character U+20AC in string ('price: 5€')", CHAR_FIX]],
+  [
+    'a header value with a character above Latin-1',
+    { 'X-A': 'price: 5€' },
+    ['header "X-A" contains the character U+20AC in string (\'price: 5€\')', CHAR_FIX],
+  ],
   ['a header value with an emoji', { 'X-A': 'ok 😀' }, ['header "X-A" contains the character U+1F600', CHAR_FIX]],
-  ['a Content-Length that is not a number', { 'Content-Length': 'abc' }, ["header \"Content-Length\" must be one non-negative integer (RFC 9110 §8.6), but received string ('abc')", 'Leave it out to send the body chunked.']],
-  ['a negative Content-Length', { 'Content-Length': -1 }, ["header \"Content-Length\" must be one non-negative integer (RFC 9110 §8.6), but received string ('-1')"]],
-  ['a fractional Content-Length', { 'Content-Length': 1.5 }, ["header \"Content-Length\" must be one non-negative integer (RFC 9110 §8.6), but received string ('1.5')"]],
-  ['two different Content-Length values', [['Content-Length', '1'], ['content-length', '2']], ["header \"content-length\" must be one non-negative integer (RFC 9110 §8.6), but received array of length 2 ([ '1', '2' ])"]],
+  [
+    'a Content-Length that is not a number',
+    { 'Content-Length': 'abc' },
+    [
+      'header "Content-Length" must be one non-negative integer (RFC 9110 §8.6), but received string (\'abc\')',
+      'Leave it out to send the body chunked.',
+    ],
+  ],
+  [
+    'a negative Content-Length',
+    { 'Content-Length': -1 },
+    ['header "Content-Length" must be one non-negative integer (RFC 9110 §8.6), but received string (\'-1\')'],
+  ],
+  [
+    'a fractional Content-Length',
+    { 'Content-Length': 1.5 },
+    ['header "Content-Length" must be one non-negative integer (RFC 9110 §8.6), but received string (\'1.5\')'],
+  ],
+  [
+    'two different Content-Length values',
+    [
+      ['Content-Length', '1'],
+      ['content-length', '2'],
+    ],
+    [
+      "header \"content-length\" must be one non-negative integer (RFC 9110 §8.6), but received array of length 2 ([ '1', '2' ])",
+    ],
+  ],
 ];
 
 const callRows: CallRow[] = [
@@ -453,34 +566,153 @@ const callRows: CallRow[] = [
     input: `response.timeout = ${named}`,
     call: () => (makeResponse('body').timeout = value as never),
     error,
-    says: error === TypeError ? [`StreamResponse.timeout ${TIMEOUT_TYPE} ${named}`] : [`StreamResponse.timeout ${TIMEOUT_RANGE} ${named}`, TIMEOUT_FIX],
+    says:
+      error === TypeError
+        ? [`StreamResponse.timeout ${TIMEOUT_TYPE} ${named}`]
+        : [`StreamResponse.timeout ${TIMEOUT_RANGE} ${named}`, TIMEOUT_FIX],
   })),
   // encodeEvent(event): SSE fields (WHATWG HTML §9.2.6).
-  ...([
-    ['an id with LF', { id: 'a\nb' }, TypeError, ["encodeEvent(): `id` must not contain CR, LF or NUL (the browser would cut or ignore it), but received string ('a\\nb')", 'Use a single-line id without NUL characters.']],
-    ['an id with CR', { id: 'a\rb' }, TypeError, ["`id` must not contain CR, LF or NUL (the browser would cut or ignore it), but received string ('a\\rb')"]],
-    ['an id with NUL', { id: 'a\0b' }, TypeError, ["`id` must not contain CR, LF or NUL (the browser would cut or ignore it), but received string ('a\\x00b')"]],
-    ['an id that is NaN', { id: NaN }, TypeError, ['encodeEvent(): `id` must be a string or a finite number, but received number (NaN)']],
-    ['an id that is an object', { id: { n: 1 } }, TypeError, ['`id` must be a string or a finite number, but received object ({ n: 1 })']],
-    ['an event with LF', { event: 'tick\ndata: forged' }, TypeError, ["encodeEvent(): `event` must not contain CR or LF (a line break would end the field), but received string ('tick\\ndata: forged')", 'Use a single-line event name.']],
-    ['an event with CR', { event: 'a\rb' }, TypeError, ['`event` must not contain CR or LF']],
-    ['an event that is a number', { event: 5 }, TypeError, ['encodeEvent(): `event` must be a string, but received number (5)']],
-    ['a negative retry', { retry: -1 }, RangeError, ['encodeEvent(): `retry` must be a non-negative integer number of milliseconds, but received number (-1)', 'Round it, e.g. Math.round(ms).']],
-    ['a fractional retry', { retry: 1.5 }, RangeError, ['`retry` must be a non-negative integer number of milliseconds, but received number (1.5)', 'Math.round(ms)']],
-    ['a NaN retry', { retry: NaN }, RangeError, ['but received number (NaN)']],
-    ['an infinite retry', { retry: Infinity }, RangeError, ['but received number (Infinity)']],
-    ['a string retry', { retry: '1000' }, TypeError, ["encodeEvent(): `retry` must be a number of milliseconds, but received string ('1000')"]],
-    ['data that is a function', { data: () => 1 }, TypeError, ['encodeEvent(): `data` is function (data), which JSON.stringify() turns into nothing', 'Send a string, or a JSON-serialisable value.']],
-    ['data that is a symbol', { data: Symbol('s') }, TypeError, ['`data` is symbol (Symbol(s)), which JSON.stringify() turns into nothing']],
-    ['data that is a BigInt', { data: 1n }, TypeError, ['`data` is bigint (1n), which JSON.stringify() cannot serialise', 'Send a string, or a JSON-serialisable value.']],
-    ['data with a cycle', { data: (() => { const cycle: Record<string, unknown> = {}; cycle.self = cycle; return cycle; })() }, TypeError, ['which JSON.stringify() cannot serialise (Converting circular structure to JSON']],
-    ['a comment that is a number', { comment: 42 }, TypeError, ['encodeEvent(): `comment` must be a string, but received number (42)']],
-    ['an event with no field', {}, TypeError, ['encodeEvent(): the event object ({}) has none of data, event, id, retry or comment', 'use { data: value }']],
-    ['an event with a misspelt field only', { date: 'x' }, TypeError, ["the event object ({ date: 'x' }) has none of data, event, id, retry or comment"]],
-    ['an event that is null', null, TypeError, ['encodeEvent(): an event must be a string or an object with data, event, id, retry or comment, but received null', 'use { data: value }']],
-    ['an event that is a number', 42, TypeError, ['but received number (42)']],
-    ['an event that is an array', ['a'], TypeError, ["but received array of length 1 ([ 'a' ])"]],
-  ] as const).map(([input, event, error, says]): CallRow => ({
+  ...(
+    [
+      [
+        'an id with LF',
+        { id: 'a\nb' },
+        TypeError,
+        [
+          "encodeEvent(): `id` must not contain CR, LF or NUL (the browser would cut or ignore it), but received string ('a\\nb')",
+          'Use a single-line id without NUL characters.',
+        ],
+      ],
+      [
+        'an id with CR',
+        { id: 'a\rb' },
+        TypeError,
+        ["`id` must not contain CR, LF or NUL (the browser would cut or ignore it), but received string ('a\\rb')"],
+      ],
+      [
+        'an id with NUL',
+        { id: 'a\0b' },
+        TypeError,
+        ["`id` must not contain CR, LF or NUL (the browser would cut or ignore it), but received string ('a\\x00b')"],
+      ],
+      [
+        'an id that is NaN',
+        { id: NaN },
+        TypeError,
+        ['encodeEvent(): `id` must be a string or a finite number, but received number (NaN)'],
+      ],
+      [
+        'an id that is an object',
+        { id: { n: 1 } },
+        TypeError,
+        ['`id` must be a string or a finite number, but received object ({ n: 1 })'],
+      ],
+      [
+        'an event with LF',
+        { event: 'tick\ndata: forged' },
+        TypeError,
+        [
+          "encodeEvent(): `event` must not contain CR or LF (a line break would end the field), but received string ('tick\\ndata: forged')",
+          'Use a single-line event name.',
+        ],
+      ],
+      ['an event with CR', { event: 'a\rb' }, TypeError, ['`event` must not contain CR or LF']],
+      [
+        'an event that is a number',
+        { event: 5 },
+        TypeError,
+        ['encodeEvent(): `event` must be a string, but received number (5)'],
+      ],
+      [
+        'a negative retry',
+        { retry: -1 },
+        RangeError,
+        [
+          'encodeEvent(): `retry` must be a non-negative integer number of milliseconds, but received number (-1)',
+          'Round it, e.g. Math.round(ms).',
+        ],
+      ],
+      [
+        'a fractional retry',
+        { retry: 1.5 },
+        RangeError,
+        ['`retry` must be a non-negative integer number of milliseconds, but received number (1.5)', 'Math.round(ms)'],
+      ],
+      ['a NaN retry', { retry: NaN }, RangeError, ['but received number (NaN)']],
+      ['an infinite retry', { retry: Infinity }, RangeError, ['but received number (Infinity)']],
+      [
+        'a string retry',
+        { retry: '1000' },
+        TypeError,
+        ["encodeEvent(): `retry` must be a number of milliseconds, but received string ('1000')"],
+      ],
+      [
+        'data that is a function',
+        { data: () => 1 },
+        TypeError,
+        [
+          'encodeEvent(): `data` is function (data), which JSON.stringify() turns into nothing',
+          'Send a string, or a JSON-serialisable value.',
+        ],
+      ],
+      [
+        'data that is a symbol',
+        { data: Symbol('s') },
+        TypeError,
+        ['`data` is symbol (Symbol(s)), which JSON.stringify() turns into nothing'],
+      ],
+      [
+        'data that is a BigInt',
+        { data: 1n },
+        TypeError,
+        [
+          '`data` is bigint (1n), which JSON.stringify() cannot serialise',
+          'Send a string, or a JSON-serialisable value.',
+        ],
+      ],
+      [
+        'data with a cycle',
+        {
+          data: (() => {
+            const cycle: Record<string, unknown> = {};
+            cycle.self = cycle;
+            return cycle;
+          })(),
+        },
+        TypeError,
+        ['which JSON.stringify() cannot serialise (Converting circular structure to JSON'],
+      ],
+      [
+        'a comment that is a number',
+        { comment: 42 },
+        TypeError,
+        ['encodeEvent(): `comment` must be a string, but received number (42)'],
+      ],
+      [
+        'an event with no field',
+        {},
+        TypeError,
+        ['encodeEvent(): the event object ({}) has none of data, event, id, retry or comment', 'use { data: value }'],
+      ],
+      [
+        'an event with a misspelt field only',
+        { date: 'x' },
+        TypeError,
+        ["the event object ({ date: 'x' }) has none of data, event, id, retry or comment"],
+      ],
+      [
+        'an event that is null',
+        null,
+        TypeError,
+        [
+          'encodeEvent(): an event must be a string or an object with data, event, id, retry or comment, but received null',
+          'use { data: value }',
+        ],
+      ],
+      ['an event that is a number', 42, TypeError, ['but received number (42)']],
+      ['an event that is an array', ['a'], TypeError, ["but received array of length 1 ([ 'a' ])"]],
+    ] as const
+  ).map(([input, event, error, says]): CallRow => ({
     input: `encodeEvent() with ${input}`,
     call: () => encodeEvent(event as never),
     error,
@@ -494,6 +726,40 @@ const callRows: CallRow[] = [
     error: TypeError,
     says: ["withContext(fn): notAGenerator returned string ('x') instead of a generator"],
   },
+  // Checked before anything is shut down: a bad call leaves every stream open (as this file goes on to show).
+  ...[
+    ['a string', '10s', TypeError, "closeStreams(options): options must be an object, but received string ('10s')"],
+    ['a misspelt option', { graceMs: 1 }, TypeError, 'unknown option `graceMs`. The options are `grace`.'],
+    [
+      'a grace in words',
+      { grace: '10s' },
+      TypeError,
+      "closeStreams(): `grace` must be a number of milliseconds, but received string ('10s')",
+    ],
+    [
+      'a negative grace',
+      { grace: -1 },
+      RangeError,
+      'closeStreams(): `grace` must be between 0 and 2147483647 milliseconds, but received number (-1)',
+    ],
+    [
+      'a NaN grace',
+      { grace: NaN },
+      RangeError,
+      'must be between 0 and 2147483647 milliseconds, but received number (NaN)',
+    ],
+    [
+      'an endless grace',
+      { grace: Infinity },
+      RangeError,
+      'must be between 0 and 2147483647 milliseconds, but received number (Infinity)',
+    ],
+  ].map(([input, options, error, says]): CallRow => ({
+    input: `closeStreams() with ${input as string}`,
+    call: () => closeStreams(options as never),
+    error: error as ErrorClass,
+    says: [says as string],
+  })),
 ];
 
 /** The test kit rejects (it is async) rather than throwing. */
@@ -502,7 +768,7 @@ const kitRows: CallRow[] = [
     input: 'streamRequest() with a path without a leading slash',
     call: () => streamRequest('http://127.0.0.1:9', 'events'),
     error: TypeError,
-    says: ["streamRequest(target, path): path must start with \"/\", but received string ('events')"],
+    says: ['streamRequest(target, path): path must start with "/", but received string (\'events\')'],
   },
   {
     input: 'streamRequest() with timeout 0',
@@ -540,7 +806,7 @@ describe('bad input rejected synchronously', () => {
     });
   });
 
-  describe('when called (makeResponse, StreamResponse setters, encodeEvent, a withContext wrapper)', () => {
+  describe('when called (makeResponse, StreamResponse setters, encodeEvent, a withContext wrapper, closeStreams)', () => {
     it.each(callRows)('$input: throws a $error.name at once', async (row) => {
       expectRejection(thrownBy(row.call), row);
       await expectNothingUnhandled();
@@ -574,21 +840,26 @@ interface AfterHeadersRow extends RequestRow {
 }
 
 /** A route whose handler returns `[a started body, ...rest]`. */
-const tupleOf = (...rest: unknown[]) => (tracked: Tracked) => asyncStream(async () => [await tracked.started(), ...rest] as never);
+const tupleOf =
+  (...rest: unknown[]) =>
+  (tracked: Tracked) =>
+    asyncStream(async () => [await tracked.started(), ...rest] as never);
 
 const resultRows: RequestRow[] = [
   // Results that are not a body.
-  ...([
-    [42, 'number (42)'],
-    [null, 'null'],
-    [true, 'boolean (true)'],
-    [new Date(0), 'Date object (1970-01-01T00:00:00.000Z)'],
-    [new WeakMap(), 'WeakMap object (WeakMap { <items unknown> })'],
-    [new (class Rows {})(), 'Rows object (Rows {})'],
-    [Symbol('s'), 'symbol (Symbol(s))'],
-    [ticks, 'function (ticks)'],
-    [Promise.resolve(42), 'number (42)'],
-  ] as const).map(([result, named]): RequestRow => ({
+  ...(
+    [
+      [42, 'number (42)'],
+      [null, 'null'],
+      [true, 'boolean (true)'],
+      [new Date(0), 'Date object (1970-01-01T00:00:00.000Z)'],
+      [new WeakMap(), 'WeakMap object (WeakMap { <items unknown> })'],
+      [new (class Rows {})(), 'Rows object (Rows {})'],
+      [Symbol('s'), 'symbol (Symbol(s))'],
+      [ticks, 'function (ticks)'],
+      [Promise.resolve(42), 'number (42)'],
+    ] as const
+  ).map(([result, named]): RequestRow => ({
     input: `a handler returning ${named}${result instanceof Promise ? ' in a promise' : ''}`,
     route: () => asyncStream(() => result as never),
     error: TypeError,
@@ -603,23 +874,29 @@ const resultRows: RequestRow[] = [
     body: 'not created',
   },
   // Malformed tuples: the started body they carry is closed.
-  ...([
-    [[], 'an array of length 1'],
-    [['200'], "[body, string ('200')]"],
-    [[99], '[body, number (99)]'],
-    [[100], '[body, number (100)]'],
-    [[1000], '[body, number (1000)]'],
-    [[200.5], '[body, number (200.5)]'],
-    [[NaN], '[body, number (NaN)]'],
-    [[200, 'X-A: 1'], "[body, number (200), string ('X-A: 1')]"],
-    [[{ 'X-A': '1' }, 200], "[body, object ({ 'X-A': '1' }), number (200)]"],
-    [[200, {}, 'extra'], 'an array of length 4'],
-    [[200, undefined], '[body, number (200), undefined]'],
-  ] as const).map(([rest, named]): RequestRow => ({
+  ...(
+    [
+      [[], 'an array of length 1'],
+      [['200'], "[body, string ('200')]"],
+      [[99], '[body, number (99)]'],
+      [[100], '[body, number (100)]'],
+      [[1000], '[body, number (1000)]'],
+      [[200.5], '[body, number (200.5)]'],
+      [[NaN], '[body, number (NaN)]'],
+      [[200, 'X-A: 1'], "[body, number (200), string ('X-A: 1')]"],
+      [[{ 'X-A': '1' }, 200], "[body, object ({ 'X-A': '1' }), number (200)]"],
+      [[200, {}, 'extra'], 'an array of length 4'],
+      [[200, undefined], '[body, number (200), undefined]'],
+    ] as const
+  ).map(([rest, named]): RequestRow => ({
     input: `a tuple ${named}`,
     route: tupleOf(...rest),
     error: TypeError,
-    says: [`asyncStream(): the handler returned ${named}`, 'where status is an integer from 200 to 599', 'To send a JSON array, return [array, 200].'],
+    says: [
+      `asyncStream(): the handler returned ${named}`,
+      'where status is an integer from 200 to 599',
+      'To send a JSON array, return [array, 200].',
+    ],
     body: 'closed',
   })),
   {
@@ -678,7 +955,9 @@ const resultRows: RequestRow[] = [
     input: 'an sse() handler returning a string',
     route: () => sse(() => 'data: hi\n\n' as never),
     error: TypeError,
-    says: ["sse(): the handler returned string ('data: hi\\n\\n'). It must return (or be a generator function yielding) an async or sync iterable of events"],
+    says: [
+      "sse(): the handler returned string ('data: hi\\n\\n'). It must return (or be a generator function yielding) an async or sync iterable of events",
+    ],
     body: 'not created',
   },
   {
@@ -738,7 +1017,10 @@ const chunkRowsBefore: RequestRow[] = [
     setUp: (app) => app.set('stream timeout', value),
     route: (tracked) => asyncStream(() => tracked.body()),
     error,
-    says: error === TypeError ? [`app.set('stream timeout') ${TIMEOUT_TYPE} ${named}`] : [`app.set('stream timeout') ${TIMEOUT_RANGE} ${named}`, TIMEOUT_FIX],
+    says:
+      error === TypeError
+        ? [`app.set('stream timeout') ${TIMEOUT_TYPE} ${named}`]
+        : [`app.set('stream timeout') ${TIMEOUT_RANGE} ${named}`, TIMEOUT_FIX],
     body: 'not created',
   })),
   {
@@ -750,15 +1032,20 @@ const chunkRowsBefore: RequestRow[] = [
     body: 'not created',
   },
   // ndjson() values before the first line.
-  ...([
-    [undefined, 'undefined', 'JSON.stringify() turns it into nothing'],
-    [() => 1, 'function (anonymous)', 'JSON.stringify() turns it into nothing'],
-    [1n, 'bigint (1n)', 'JSON.stringify() threw: Do not know how to serialize a BigInt'],
-  ] as const).map(([value, named, reason]): RequestRow => ({
+  ...(
+    [
+      [undefined, 'undefined', 'JSON.stringify() turns it into nothing'],
+      [() => 1, 'function (anonymous)', 'JSON.stringify() turns it into nothing'],
+      [1n, 'bigint (1n)', 'JSON.stringify() threw: Do not know how to serialize a BigInt'],
+    ] as const
+  ).map(([value, named, reason]): RequestRow => ({
     input: `an ndjson() first value that is ${named}`,
     route: (tracked) => ndjson(() => tracked.body([value, { never: 'sent' }])),
     error: TypeError,
-    says: [`ndjson(): value 0 of the body is ${named}, which cannot be sent as a JSON line (${reason}`, 'Yield JSON-serialisable values'],
+    says: [
+      `ndjson(): value 0 of the body is ${named}, which cannot be sent as a JSON line (${reason}`,
+      'Yield JSON-serialisable values',
+    ],
     body: 'closed',
   })),
 ];
@@ -789,17 +1076,43 @@ const afterHeadersRows: AfterHeadersRow[] = [
     sent: 'fine\n',
   },
   // SSE: the headers go out when the handler returns, so every bad event is after them.
-  ...([
-    [{ id: 'a\nb', data: 'x' }, TypeError, "`id` must not contain CR, LF or NUL (the browser would cut or ignore it), but received string ('a\\nb')"],
-    [{ id: 'a\0b' }, TypeError, "`id` must not contain CR, LF or NUL (the browser would cut or ignore it), but received string ('a\\x00b')"],
-    [{ event: 'tick\r\ndata: forged', data: 'x' }, TypeError, "`event` must not contain CR or LF (a line break would end the field), but received string ('tick\\r\\ndata: forged')"],
-    [{ retry: -1 }, RangeError, '`retry` must be a non-negative integer number of milliseconds, but received number (-1)'],
-    [{ retry: 2.5 }, RangeError, '`retry` must be a non-negative integer number of milliseconds, but received number (2.5)'],
-    [{ data: 1n }, TypeError, '`data` is bigint (1n), which JSON.stringify() cannot serialise'],
-    [{ data: () => 1 }, TypeError, '`data` is function (data), which JSON.stringify() turns into nothing'],
-    [{}, TypeError, 'the event object ({}) has none of data, event, id, retry or comment'],
-    [42, TypeError, 'an event must be a string or an object with data, event, id, retry or comment, but received number (42)'],
-  ] as const).map(([event, error, phrase]): AfterHeadersRow => ({
+  ...(
+    [
+      [
+        { id: 'a\nb', data: 'x' },
+        TypeError,
+        "`id` must not contain CR, LF or NUL (the browser would cut or ignore it), but received string ('a\\nb')",
+      ],
+      [
+        { id: 'a\0b' },
+        TypeError,
+        "`id` must not contain CR, LF or NUL (the browser would cut or ignore it), but received string ('a\\x00b')",
+      ],
+      [
+        { event: 'tick\r\ndata: forged', data: 'x' },
+        TypeError,
+        "`event` must not contain CR or LF (a line break would end the field), but received string ('tick\\r\\ndata: forged')",
+      ],
+      [
+        { retry: -1 },
+        RangeError,
+        '`retry` must be a non-negative integer number of milliseconds, but received number (-1)',
+      ],
+      [
+        { retry: 2.5 },
+        RangeError,
+        '`retry` must be a non-negative integer number of milliseconds, but received number (2.5)',
+      ],
+      [{ data: 1n }, TypeError, '`data` is bigint (1n), which JSON.stringify() cannot serialise'],
+      [{ data: () => 1 }, TypeError, '`data` is function (data), which JSON.stringify() turns into nothing'],
+      [{}, TypeError, 'the event object ({}) has none of data, event, id, retry or comment'],
+      [
+        42,
+        TypeError,
+        'an event must be a string or an object with data, event, id, retry or comment, but received number (42)',
+      ],
+    ] as const
+  ).map(([event, error, phrase]): AfterHeadersRow => ({
     input: `an sse() event ${JSON.stringify(event, (_key, value: unknown) => (typeof value === 'bigint' ? `${value}n` : typeof value === 'function' ? 'fn' : value))}`,
     route: (tracked) => sse(() => tracked.body(['first', event as SseEvent, 'never sent']), { keepAlive: null }),
     error,
@@ -824,14 +1137,27 @@ const afterHeadersRows: AfterHeadersRow[] = [
     sent: 'data: first\n\nevent: stream-error\ndata: Internal Server Error\n\n',
   },
   // ndjson() values after the first line.
-  ...([
-    [Symbol('s'), 'symbol (Symbol(s))', 'JSON.stringify() turns it into nothing'],
-    [(() => { const cycle: Record<string, unknown> = {}; cycle.self = cycle; return cycle; })(), 'object (<ref *1> { self: [Circular *1] })', 'JSON.stringify() threw: Converting circular structure to JSON'],
-  ] as const).map(([value, named, reason]): AfterHeadersRow => ({
+  ...(
+    [
+      [Symbol('s'), 'symbol (Symbol(s))', 'JSON.stringify() turns it into nothing'],
+      [
+        (() => {
+          const cycle: Record<string, unknown> = {};
+          cycle.self = cycle;
+          return cycle;
+        })(),
+        'object (<ref *1> { self: [Circular *1] })',
+        'JSON.stringify() threw: Converting circular structure to JSON',
+      ],
+    ] as const
+  ).map(([value, named, reason]): AfterHeadersRow => ({
     input: `an ndjson() second value that is ${named}`,
     route: (tracked) => ndjson(() => tracked.body([{ id: 1 }, value, { never: 'sent' }])),
     error: TypeError,
-    says: [`ndjson(): value 1 of the body is ${named}, which cannot be sent as a JSON line (${reason}`, 'Yield JSON-serialisable values'],
+    says: [
+      `ndjson(): value 1 of the body is ${named}, which cannot be sent as a JSON line (${reason}`,
+      'Yield JSON-serialisable values',
+    ],
     body: 'closed',
     sent: '{"id":1}\n',
   })),
@@ -1038,7 +1364,10 @@ describe.each(expressVersions)('header injection (%s)', (_version, createApp) =>
   it.each(injectionRows)('$input: rejected, and no injected line reaches the wire', async (row) => {
     const app = createApp();
     const tracked = track();
-    app.get('/bad', asyncStream(() => row.handler(tracked) as never));
+    app.get(
+      '/bad',
+      asyncStream(() => row.handler(tracked) as never),
+    );
     const errors = recordErrors(app);
     const raw = await rawGet(await serve(app), '/bad');
     const [head = '', ...rest] = raw.split('\r\n\r\n');
@@ -1120,7 +1449,10 @@ describe('accepted at the boundaries', () => {
         yield 'o';
         yield 'k';
       }
-      app.get('/edge', asyncStream(() => makeResponse(ok(), 599, { 'X-Tab': 'a\tb', 'Content-Length': 2 })));
+      app.get(
+        '/edge',
+        asyncStream(() => makeResponse(ok(), 599, { 'X-Tab': 'a\tb', 'Content-Length': 2 })),
+      );
       const raw = await rawGet(await serve(app), '/edge');
       expect(raw).toMatch(/^HTTP\/1\.1 599 /);
       expect(raw).toContain('\r\nX-Tab: a\tb\r\n');
