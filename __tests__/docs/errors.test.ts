@@ -106,9 +106,12 @@ const producers: Record<string, () => Error | Promise<Error>> = {
   'header "…" must be one non-negative integer': () => thrown(() => makeResponse('x', 200, { 'Content-Length': 'abc' })),
   'currentRequest() was called outside': () => thrown(() => currentRequest()),
   'withContext(fn) expects': () => thrown(() => withContext(5 as never)),
-  'withContext(fn): name returned': () => thrown(() => withContext(function notAGenerator() {
-    return 1;
-  } as never)()),
+  'withContext(fn): name returned': () => {
+    const notAGenerator = withContext(function notAGenerator() {
+      return 1;
+    } as never) as () => unknown;
+    return thrown(() => notAGenerator());
+  },
   'asyncStream(): the handler sent the headers itself': () =>
     errorOf(asyncStream((_req, res) => {
       res.flushHeaders();
