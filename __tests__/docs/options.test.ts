@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import express from 'express';
 import { asyncStream, makeResponse, ndjson, sse, TIMEOUT_SETTING } from '../../src/index.js';
 import { ReceiveTimeoutError, streamRequest } from '../../src/testing/index.js';
@@ -91,5 +93,15 @@ describe('docs/options.md: the edge values it states', () => {
     const errors = recordErrors(app);
     expect((await streamRequest(app, '/')).status).toBe(500);
     expect(errors).toEqual([expect.any(TypeError)]);
+  });
+});
+
+describe('docs/options.md: the Types table', () => {
+  const markdown = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'options.md'), 'utf8');
+  const index = fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'index.ts'), 'utf8');
+  const typeNames = [...index.matchAll(/\btype (\w+)/g)].map((match) => match[1]!);
+
+  it.each(typeNames)('defines %s', (name) => {
+    expect(markdown).toMatch(new RegExp(`^\\| \`${name}[<\`]`, 'm'));
   });
 });

@@ -29,6 +29,23 @@ describe('README: the commands', () => {
   });
 });
 
+/** The names `file` exports (values and types), read from its export statements. */
+function exportNames(file: string): string[] {
+  const source = fs.readFileSync(path.join(__dirname, '..', '..', file), 'utf8');
+  return [...source.matchAll(/^export (?:type )?\{([^}]*)\}/gm)].flatMap((match) =>
+    match[1]!.split(',').map((name) => name.replace(/^\s*type\s+/, '').trim()).filter(Boolean),
+  );
+}
+
+describe('README: API overview covers the public surface', () => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const overview = readme.slice(readme.indexOf('## API overview'), readme.indexOf('\n## Recipes'));
+
+  it.each([...exportNames('src/index.ts'), ...exportNames('src/testing/index.ts')])('names %s', (name) => {
+    expect(overview).toContain(`\`${name}`);
+  });
+});
+
 describe('README: quick start', () => {
   const watch = useProcessWatch();
 
