@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import express, { type Response } from 'express';
 import { asyncStream } from '../../src/index.js';
-import { streamRequest } from '../../src/testing/index.js';
+import { ResponseAbortedError, streamRequest } from '../../src/testing/index.js';
 import { recordErrors, useProcessWatch } from '../helpers/app.js';
 import { createProducer } from '../helpers/producer.js';
 import { docPage, runBlock } from './docPage.js';
@@ -70,6 +70,14 @@ describe('docs/recipes.md: CSV export with a download filename', () => {
     expect(await connection.text()).toBe('"Nord, ""Hauts""",3\r\n"two\nlines",0\r\n');
     await sales.finalized;
     expect(errors).toEqual([]);
+  });
+  it('cuts the download, rather than ending it cleanly, when the row source fails after the first line', async () => {
+    const { app, sales, errors } = csvApp();
+    const connection = await streamRequest(app, '/rapport.csv');
+    expect(await connection.receiveLine()).toBe('region,amount\r');
+    sales.fail(new Error('the database went away'));
+    await expect(connection.text()).rejects.toThrow(ResponseAbortedError);
+    expect(errors).toEqual([expect.objectContaining({ message: 'the database went away' })]);
   });
 });
 
