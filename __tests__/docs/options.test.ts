@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import express from 'express';
 import { asyncStream, makeResponse, ndjson, sse, TIMEOUT_SETTING } from '../../src/index.js';
-import { ReceiveTimeoutError, streamRequest } from '../../src/testing/index.js';
+import { ReceiveTimeoutError } from '../../src/testing/index.js';
 import { recordErrors } from '../helpers/app.js';
+import { useConnections } from './connections.js';
 import { docPage, runBlock } from './docPage.js';
 
 const page = docPage('docs/options.md');
 afterAll(() => page.expectEveryBlockUsed());
+const streamRequest = useConnections();
 
 const handler = async function* () {
   yield 'x';

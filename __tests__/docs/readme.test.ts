@@ -2,13 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import express from 'express';
 import { asyncStream } from '../../src/index.js';
-import { streamRequest } from '../../src/testing/index.js';
 import { recordErrors, useProcessWatch } from '../helpers/app.js';
+import { useConnections } from './connections.js';
 import { docPage, runBlock } from './docPage.js';
 import { shellBlockProblems } from './shellBlock.js';
 
 const page = docPage('README.md');
 afterAll(() => page.expectEveryBlockUsed());
+const streamRequest = useConnections();
 
 /** A fresh app with the routes of the README block that contains `marker`, and the errors its requests pass to next(). */
 function appWith(marker: string): { app: express.Express; errors: unknown[] } {

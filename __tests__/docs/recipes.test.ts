@@ -4,13 +4,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import express, { type Response } from 'express';
 import { asyncStream } from '../../src/index.js';
-import { ResponseAbortedError, streamRequest } from '../../src/testing/index.js';
+import { ResponseAbortedError } from '../../src/testing/index.js';
 import { recordErrors, useProcessWatch } from '../helpers/app.js';
 import { createProducer } from '../helpers/producer.js';
+import { useConnections } from './connections.js';
 import { docPage, runBlock } from './docPage.js';
 
 const page = docPage('docs/recipes.md');
 afterAll(() => page.expectEveryBlockUsed());
+const streamRequest = useConnections();
 
 /** Resolves once `condition()` holds, checking after each turn of the event loop (no wall-clock wait). */
 async function until(condition: () => boolean, what: string): Promise<void> {
