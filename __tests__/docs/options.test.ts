@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import express from 'express';
-import { asyncStream, makeResponse, ndjson, sse, TIMEOUT_SETTING } from '../../src/index.js';
+import { asyncStream, currentRequest, makeResponse, ndjson, sse, TIMEOUT_SETTING, withContext } from '../../src/index.js';
 import { ReceiveTimeoutError } from '../../src/testing/index.js';
 import { recordErrors } from '../helpers/app.js';
 import { useConnections } from './connections.js';
@@ -79,6 +79,18 @@ describe('docs/options.md: the edge values it states', () => {
       expect(() => sse(handler, options)).not.toThrow();
     },
   );
+
+  it('a withContext generator created outside any request runs outside any, even when a request iterates it', async () => {
+    const path = withContext(async function* () {
+      yield currentRequest().path;
+    });
+    const outside = path();
+    const app = express();
+    app.get('/inside', asyncStream(() => outside));
+    const errors = recordErrors(app);
+    expect((await streamRequest(app, '/inside')).status).toBe(500);
+    expect(errors).toEqual([expect.objectContaining({ message: expect.stringContaining('outside a request context') })]);
+  });
 
   it("ndjson takes asyncStream's options only", () => {
     expect(() => ndjson(handler, { keepAlive: 1 } as never)).toThrow(TypeError);
