@@ -1,8 +1,10 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import express, { type RequestHandler } from 'express';
-import { asyncStream, currentRequest, currentResponse, makeResponse, sse, withContext } from '../../src/index.js';
-import { streamRequest } from '../../src/testing/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { asyncStream, currentRequest, currentResponse, currentSignal, makeResponse, sse, withContext } from '../../src/index.js';
+import { ReceiveTimeoutError, ResponseAbortedError, streamRequest } from '../../src/testing/index.js';
 import { recordErrors, useProcessWatch } from '../helpers/app.js';
 import { watchWarnings } from '../helpers/warnings.js';
 import { docPage } from './docPage.js';
@@ -15,7 +17,7 @@ afterAll(() => page.expectEveryBlockUsed());
 const markdown = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'errors.md'), 'utf8');
 const headings = [...markdown.matchAll(/^### (`+) ?(.*?) ?\1$/gm)].map((match) => match[2]!);
 
-/** A heading as a pattern: `…` any text, `N` and `i` a number, `GET /path` any request, `name` a function name. */
+/** A heading as a pattern: `…` any text, `N` and `i` a number, `GET /path` any request (`GET URL` with its origin), `name` a function name. */
 function pattern(heading: string): RegExp {
   const escaped = heading.replace(/^AsyncStreamWarning: /, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const source = escaped
@@ -23,6 +25,7 @@ function pattern(heading: string): RegExp {
     .replace(/\bN\b/g, '\\d+')
     .replace(/\\\[i\\\]/g, '\\[\\d+\\]')
     .replace(/GET \/path/g, 'GET /\\S*')
+    .replace(/GET URL/g, 'GET https?://\\S+')
     .replace(/^withContext\\\(fn\\\): name/, 'withContext\\(fn\\): \\w+');
   return new RegExp(source);
 }
@@ -142,7 +145,59 @@ const producers: Record<string, () => Error | Promise<Error>> = {
     }, { errorEvent: () => {
       throw new Error('mapping failed');
     } })),
+  'GET URL: the server closed the connection': async () => {
+    const connection = await streamRequest(appWith(asyncStream(async function* () {
+      yield 'partial';
+      throw new Error('failed');
+    })), '/path');
+    return rejection(connection.text(), ResponseAbortedError);
+  },
+  'GET URL: … did not arrive within': async () => {
+    const connection = await streamRequest(appWith(sse(async function* () {
+      await sleep(60_000, undefined, { signal: currentSignal() });
+    }, { keepAlive: null })), '/path');
+    try {
+      return await rejection(connection.receive({ timeout: 20 }), ReceiveTimeoutError);
+    } finally {
+      await connection.disconnect();
+    }
+  },
+  'GET URL: receiveJson() read a line': async () => {
+    const connection = await streamRequest(appWith(asyncStream(() => 'not json\n')), '/path');
+    return rejection(connection.receiveJson());
+  },
+  'GET URL: the request failed before': async () => {
+    const server = await new Promise<http.Server>((resolve) => {
+      const listening = http.createServer().listen(0, '127.0.0.1', () => resolve(listening));
+    });
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    await new Promise((resolve) => server.close(resolve)); // nothing listens there any more
+    return rejection(streamRequest(url, '/path'));
+  },
+  'streamRequest(target, path): path must': () => rejection(streamRequest(appWith(asyncStream(handler)), 'path')),
+  'streamRequest(target, path): target must': () => rejection(streamRequest(42 as never, '/path')),
+  'streamRequest(target, path): the http.Server is not listening': () => rejection(streamRequest(http.createServer(), '/path')),
+  'streamRequest(): `timeout` must be a number': () => rejection(streamRequest(appWith(asyncStream(handler)), '/path', { timeout: '5s' as never })),
+  'streamRequest(): `timeout` must be between': () => rejection(streamRequest(appWith(asyncStream(handler)), '/path', { timeout: 0 })),
 };
+
+function appWith(route: RequestHandler): express.Express {
+  const app = express();
+  app.get('/path', route);
+  return app;
+}
+
+/** The error `promise` rejects with, checked to be an instance of `errorClass`. */
+async function rejection(promise: Promise<unknown>, errorClass: new (...args: never[]) => Error = Error): Promise<Error> {
+  const error = await promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (reason: unknown) => reason as Error,
+  );
+  expect(error).toBeInstanceOf(errorClass);
+  return error;
+}
 
 describe('docs/errors.md: every message it lists', () => {
   useProcessWatch(); // Express's default handler would log the errors these requests raise
