@@ -20,6 +20,8 @@ export interface DocPage {
   section(heading: string): string[];
   /** Every code block of the page, each marked used. */
   all(): CodeBlock[];
+  /** Every code block in language `lang` (`sh`, `ts`…), each marked used; may be none. */
+  blocks(lang: string): string[];
   /** Fails, naming each block's first line, if some block of the page was never looked up. */
   expectEveryBlockUsed(): void;
 }
@@ -56,6 +58,9 @@ export function docPage(relativePath: string): DocPage {
     all() {
       use(blocks);
       return blocks.map(({ lang, code }) => ({ lang, code }));
+    },
+    blocks(lang) {
+      return use(blocks.filter((block) => block.lang === lang));
     },
     expectEveryBlockUsed() {
       const unused = blocks.filter((block) => !used.has(block.offset)).map((block) => `\`\`\`${block.lang} ${block.code.split('\n')[0]}`);
