@@ -141,6 +141,13 @@ describeWithNginx("docs/proxy.md: with nginx's defaults (HTTP/1.0, buffering on)
     expect(await opened).toBeInstanceOf(ReceiveTimeoutError);
   });
 
+  it('passes each event of sse on as it is yielded, since sse() sends X-Accel-Buffering: no', async () => {
+    const { path, producer } = proxy.route('events');
+    const connection = await streamRequest(proxy.url, path);
+    await expectLockStep(producer, async () => (await connection.receiveEvent())?.data, ['one', 'two', 'three']);
+    await connection.disconnect();
+  });
+
   it('passes each chunk on as it is yielded when the response says X-Accel-Buffering: no', async () => {
     const producer = proxy.producerFor('/prices');
     const connection = await openStream(proxy.url, '/prices', producer);
