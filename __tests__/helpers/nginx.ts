@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { nodeProcess } from './warnings.js';
 
 /** An nginx started by {@link startNginx}. */
 export interface Nginx {
@@ -83,9 +84,15 @@ async function launch(binary: string, prefix: string, port: number, server: stri
   const child = spawn(binary, ['-p', prefix, '-c', conf, '-e', log, '-g', `daemon off; pid ${pidFile};`], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const errorLog = (): string => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '');
+  // Should the test process exit without afterAll (a crash, --forceExit), nginx goes with it. A
+  // master killed outright leaves its worker behind, so it gets SIGTERM, which it passes on.
+  const host = nodeProcess();
+  const killOnExit = (): void => void child.kill('SIGTERM');
+  host.once('exit', killOnExit);
   const stop = once(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
+    host.off('exit', killOnExit);
     fs.rmSync(prefix, { recursive: true, force: true });
   });
   try {
