@@ -34,7 +34,10 @@ describe('README: the commands', () => {
 function exportNames(file: string): string[] {
   const source = fs.readFileSync(path.join(__dirname, '..', '..', file), 'utf8');
   return [...source.matchAll(/^export (?:type )?\{([^}]*)\}/gm)].flatMap((match) =>
-    match[1]!.split(',').map((name) => name.replace(/^\s*type\s+/, '').trim()).filter(Boolean),
+    match[1]!
+      .split(',')
+      .map((name) => name.replace(/^\s*type\s+/, '').trim())
+      .filter(Boolean),
   );
 }
 
@@ -99,7 +102,8 @@ describe('README: API overview', () => {
       const connection = await streamRequest(app, '/ticks', { headers });
       expect(connection.headers['content-type']).toBe('text/event-stream; charset=utf-8');
       let text = '';
-      const tick = (): string | undefined => text.split('\n\n').find((frame, i, all) => i < all.length - 1 && frame.includes('event: tick'));
+      const tick = (): string | undefined =>
+        text.split('\n\n').find((frame, i, all) => i < all.length - 1 && frame.includes('event: tick'));
       while (tick() === undefined) text += (await connection.receive())!.toString();
       expect(text.startsWith('retry: 1000\n\n')).toBe(true);
       await connection.disconnect();
@@ -163,7 +167,8 @@ describe('README: API overview', () => {
     async function joinAndRelease(block: string): Promise<string> {
       const app = express();
       runBlock(block, { app });
-      for (const name of ['ada', 'bob']) expect(await (await streamRequest(app, `/join?name=${name}`)).text()).toBe('joined\n');
+      for (const name of ['ada', 'bob'])
+        expect(await (await streamRequest(app, `/join?name=${name}`)).text()).toBe('joined\n');
       return (await streamRequest(app, '/release')).text();
     }
 
@@ -216,10 +221,16 @@ describe('README: errors', () => {
 
     function loggingApp(): express.Express {
       const app = express();
-      app.get('/silent', asyncStream(() => new Promise<never>(() => {}), { timeout: 50 }));
-      app.get('/throws', asyncStream(() => {
-        throw new Error('not ours');
-      }));
+      app.get(
+        '/silent',
+        asyncStream(() => new Promise<never>(() => {}), { timeout: 50 }),
+      );
+      app.get(
+        '/throws',
+        asyncStream(() => {
+          throw new Error('not ours');
+        }),
+      );
       runBlock(page.block('const logStreamErrors'), { app });
       return app;
     }
@@ -244,5 +255,11 @@ describe('README: errors', () => {
         warn.mockRestore();
       }
     });
+  });
+});
+
+describe('README: closeStreams()', () => {
+  it('has one shutdown example, which readmeShutdown.test.ts runs in a file of its own (closeStreams() is final)', () => {
+    expect(page.block('void closeStreams({ grace: 10_000 })')).toContain("process.once('SIGTERM'");
   });
 });

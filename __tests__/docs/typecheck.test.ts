@@ -4,13 +4,25 @@ import ts from 'typescript';
 import { docPage, type DocPage } from './docPage.js';
 
 const root = path.join(__dirname, '..', '..');
-const pagePaths = ['README.md', 'CONTRIBUTING.md', ...fs.readdirSync(path.join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const pagePaths = [
+  'README.md',
+  'CONTRIBUTING.md',
+  ...fs
+    .readdirSync(path.join(root, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 
 // The free variables the blocks use, as the tests that run them provide them.
 const freeVariables = `
 import type { Express } from 'express';
+import type { LanguageModel } from 'ai';
+import type OpenAI from 'openai';
 declare global {
   const app: Express;
+  const openai: OpenAI;
+  const model: LanguageModel;
+  function prices(): AsyncIterable<string>;
   const db: { cursor(sql: string): AsyncIterable<{ id: number; name: string }> & { close(): Promise<void> } };
   function sales(): AsyncIterable<{ region: string; amount: number }>;
 }
@@ -43,9 +55,12 @@ function typeErrors(blocks: { file: string; code: string }[]): string[] {
   host.fileExists = (file) => virtual.has(file) || fileExists.call(host, file);
   host.readFile = (file) => virtual.get(file) ?? readFile.call(host, file);
   host.getSourceFile = (file, language, ...rest) =>
-    virtual.has(file) ? ts.createSourceFile(file, virtual.get(file)!, language) : getSourceFile.call(host, file, language, ...rest);
+    virtual.has(file)
+      ? ts.createSourceFile(file, virtual.get(file)!, language)
+      : getSourceFile.call(host, file, language, ...rest);
   const program = ts.createProgram([...virtual.keys()], options, host);
-  return ts.getPreEmitDiagnostics(program)
+  return ts
+    .getPreEmitDiagnostics(program)
     .filter((diagnostic) => diagnostic.file !== undefined && virtual.has(diagnostic.file.fileName))
     .map((diagnostic) => {
       const { line } = diagnostic.file!.getLineAndCharacterOfPosition(diagnostic.start!);
@@ -58,14 +73,17 @@ describe('the ts blocks of every page', () => {
     const blocks = pagePaths.flatMap((pagePath) => {
       // A fresh DocPage, not the one of the page's own test: this test does not mark blocks as run.
       const page: DocPage = docPage(pagePath);
-      return page.blocks('ts').map((code, index) => ({ file: `__doc_blocks__/${pagePath.replace(/\W/g, '_')}/block${index + 1}.ts`, code }));
+      return page
+        .blocks('ts')
+        .map((code, index) => ({ file: `__doc_blocks__/${pagePath.replace(/\W/g, '_')}/block${index + 1}.ts`, code }));
     });
     expect(blocks.length).toBeGreaterThan(20);
     expect(typeErrors(blocks)).toEqual([]);
   });
 
   it('would catch a snippet that calls the API wrongly', () => {
-    const wrong = "import { asyncStream, makeResponse } from 'express-async-stream';\nasyncStream(() => 'x', { timeot: 1 });\nmakeResponse('x').stauts = 201;";
+    const wrong =
+      "import { asyncStream, makeResponse } from 'express-async-stream';\nasyncStream(() => 'x', { timeot: 1 });\nmakeResponse('x').stauts = 201;";
     expect(typeErrors([{ file: '__doc_blocks__/wrong.ts', code: wrong }])).toEqual([
       expect.stringContaining("'timeot' does not exist"),
       expect.stringContaining("'stauts' does not exist"),
