@@ -423,7 +423,7 @@ const VALUE_TYPE = 'header "X-A" must be a string, a number or an array of strin
 const VALUE_TYPE_FIX = 'Convert it with String(value), or leave the header out.';
 const SPLIT = 'contains a CR, LF or NUL character';
 const SPLIT_FIX = 'Remove line breaks from header values.';
-const CHAR_FIX = 'Encode the value, e.g. with encodeURIComponent().';
+const CHAR_FIX = 'For a download filename, call res.attachment(filename) in the handler';
 
 /** Headers every entry point must reject, and what the message says (after its `where:` prefix). */
 const badHeaders: ReadonlyArray<readonly [input: string, headers: unknown, says: readonly string[]]> = [

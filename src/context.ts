@@ -69,7 +69,8 @@ function requireContext(caller: string): StreamContext {
   if (context === undefined) {
     throw new AsyncStreamError(
       `${caller} was called outside a request context. Call it inside an asyncStream() handler or ` +
-        'the body it returns; for a generator iterated elsewhere (a timer, another consumer), ' +
+        'the body it returns; for a generator iterated from outside its request (a broadcast loop, a timer started ' +
+        'elsewhere), ' +
         'create it with a function wrapped by withContext().',
     );
   }

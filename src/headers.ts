@@ -93,8 +93,9 @@ function headerValue(name: string, value: unknown, where: string): string {
     const code = `U+${value.codePointAt(invalid.index)!.toString(16).toUpperCase().padStart(4, '0')}`;
     throw new TypeError(
       `${where}: header "${name}" contains the character ${code} in ${describeValue(value)}, which a header ` +
-        'value cannot carry (RFC 9110 §5.5: visible ASCII, space, tab and Latin-1 only). Encode the value, ' +
-        'e.g. with encodeURIComponent().',
+        'value cannot carry (RFC 9110 §5.5: visible ASCII, space, tab and Latin-1 only). For a download ' +
+        "filename, call res.attachment(filename) in the handler, which encodes it (filename*=UTF-8''…); encode " +
+        'other values first.',
     );
   }
   return value;

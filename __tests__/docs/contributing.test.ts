@@ -28,4 +28,15 @@ describe('CONTRIBUTING.md', () => {
   ])('gives the default port of %s: %d', (file, port) => {
     expect(read(file)).toContain(`process.env.PORT ?? ${port}`);
   });
+
+  it('lists every file of src/ once in its layout, and no file that does not exist', () => {
+    const layout = read('CONTRIBUTING.md').split('### `src/`, in the order data flows')[1]!;
+    const listed = [...layout.matchAll(/`([\w/]+\.ts)`/g)].map((match) => match[1]!);
+    const files = fs
+      .readdirSync(path.join(root, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => file.split(path.sep).join('/'));
+    expect(new Set(listed).size).toBe(listed.length);
+    expect([...listed].sort()).toEqual(files.filter((file) => !file.endsWith('index.ts')).sort());
+  });
 });
