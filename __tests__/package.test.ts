@@ -17,10 +17,12 @@ const packageJson = JSON.parse(readFileSync(path.join(root, 'package.json'), 'ut
 const PUBLIC_EXPORTS = {
   AsyncStreamError: 'class',
   DEFAULT_TIMEOUT: 'number',
+  ServerShutdownError: 'class',
   StreamResponse: 'class',
   StreamTimeoutError: 'class',
   TIMEOUT_SETTING: 'string',
   asyncStream: 'function',
+  closeStreams: 'function',
   currentRequest: 'function',
   currentResponse: 'function',
   currentSignal: 'function',
@@ -47,6 +49,9 @@ const describeExports =
   "const kinds = Object.fromEntries(Object.entries(mod).map(([name, value]) => [name, typeof value === 'function' && /^class\\b/.test(Function.prototype.toString.call(value)) ? 'class' : typeof value])); console.log(JSON.stringify(kinds));";
 const INTERNAL_NAMES = [
   'pump',
+  'createStreamHandler',
+  'trackStream',
+  'resolveOptions',
   'StreamSession',
   'resolveBody',
   'discardBody',
