@@ -22,10 +22,13 @@ import { ResponseAbortedError, streamRequest, type StreamConnection } from '../s
 const GRACE = 2_000;
 const FINISHING_LINES = 5;
 
-type Kind = 'sse-idle' | 'sse-busy' | 'bytes-finishing' | 'ndjson-finishing' | 'bytes-endless' | 'ndjson-endless';
+type Kind =
+  'sse-idle' | 'sse-busy' | 'sse-unread' | 'bytes-finishing' | 'ndjson-finishing' | 'bytes-endless' | 'ndjson-endless';
 const counts: Record<Kind, number> = {
   'sse-idle': 100,
-  'sse-busy': 100,
+  'sse-busy': 90,
+  // Clients that stopped reading: their end cannot be delivered, and must not hold server.close().
+  'sse-unread': 10,
   'bytes-finishing': 100,
   'ndjson-finishing': 50,
   'bytes-endless': 100,
@@ -51,6 +54,8 @@ interface Outcome {
 }
 
 const producers = new Map<string, Producer>();
+let pausedUnread: () => void;
+const unreadPaused = new Promise<void>((resolve) => (pausedUnread = resolve));
 let release: () => void;
 const released = new Promise<void>((resolve) => (release = resolve));
 
@@ -88,6 +93,20 @@ function streamingApp(): express.Express {
           yield { id, data: id === 0 ? 'first' : `event ${id}` };
           await delay(10, undefined, { signal: currentSignal() });
         }
+      } finally {
+        finish(me);
+      }
+    }),
+  );
+  app.get(
+    '/sse-unread',
+    sse(async function* () {
+      const me = producer();
+      try {
+        yield { data: 'first' };
+        // Floods only once its client has stopped reading, until the socket refuses more.
+        await unreadPaused;
+        for (;;) yield { data: 'x'.repeat(64 * 1024) };
       } finally {
         finish(me);
       }
@@ -147,6 +166,11 @@ function resources(): Record<string, number> {
 async function readRest(kind: Kind, connection: StreamConnection, t0: () => number): Promise<Outcome> {
   let rest = '';
   try {
+    if (kind === 'sse-unread') {
+      // Reads again only once the server has given up on it.
+      await delay(GRACE + 500);
+      connection.resume();
+    }
     if (isEventStream(kind)) {
       for (let event = await connection.receiveEvent(); event !== null; event = await connection.receiveEvent()) {
         rest += `${event.data}\n`;
@@ -203,7 +227,9 @@ beforeAll(async () => {
   for (const { kind, connection } of opened) {
     if (isEventStream(kind)) expect((await connection.receiveEvent())?.data).toBe('first');
     else expect(await connection.receiveLine()).toMatch(/^(line 0|\{"i":0\})$/);
+    if (kind === 'sse-unread') connection.pause();
   }
+  pausedUnread();
   // Some clients leave just as the deploy starts: their streams are already ending.
   const leaving = opened.filter(({ kind }) => kind === 'bytes-endless').slice(0, 10);
   for (const { connection } of leaving) {
@@ -233,8 +259,8 @@ beforeAll(async () => {
 describe('closeStreams({ grace }) with 500 open streams of every kind', () => {
   it('ends every event stream cleanly, at once (the browser reconnects elsewhere)', () => {
     expect(keptAliveEnds).toEqual(Array(10).fill('clean'));
-    const events = outcomes.filter(({ kind }) => isEventStream(kind));
-    expect(events).toHaveLength(200);
+    const events = outcomes.filter(({ kind }) => isEventStream(kind) && kind !== 'sse-unread');
+    expect(events).toHaveLength(190);
     expect(events.filter(({ end }) => end !== 'clean')).toEqual([]);
     expect(Math.max(...events.map(({ endedAfter }) => endedAfter))).toBeLessThan(GRACE);
   });
@@ -257,6 +283,12 @@ describe('closeStreams({ grace }) with 500 open streams of every kind', () => {
     expect(Math.min(...endless.map(({ endedAfter }) => endedAfter))).toBeGreaterThanOrEqual(GRACE - 5);
   });
 
+  it('cuts an event stream whose client stopped reading once the grace is over, so that it holds nothing', () => {
+    const unread = outcomes.filter(({ kind }) => kind === 'sse-unread');
+    expect(unread).toHaveLength(10);
+    expect(unread.filter(({ end }) => end !== 'cut')).toEqual([]);
+  });
+
   it("runs every producer's finally exactly once", () => {
     expect(producers.size).toBe(510);
     expect([...producers.values()].filter(({ finallyRuns }) => finallyRuns !== 1)).toEqual([]);
@@ -276,6 +308,7 @@ describe('closeStreams({ grace }) with 500 open streams of every kind', () => {
     expect(Object.fromEntries(reasons)).toEqual({
       'sse-idle': ['ServerShutdownError'],
       'sse-busy': ['ServerShutdownError'],
+      'sse-unread': ['ServerShutdownError'],
       'bytes-finishing': ['not aborted'],
       'ndjson-finishing': ['not aborted'],
       'bytes-endless': ['ServerShutdownError'],

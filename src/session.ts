@@ -1,7 +1,7 @@
 // Step: the one door to the response. Owns `res`, its timers and listeners, and tears them down once.
 import type { NextFunction, Request, Response } from 'express';
 import type { Chunk } from './chunk.js';
-import { RequestContext } from './context.js';
+import { RequestContext, runInContext } from './context.js';
 import { cutResponse } from './cutResponse.js';
 import { guardEnd } from './endGuard.js';
 import { ServerShutdownError, StreamTimeoutError } from './errors.js';
@@ -45,7 +45,6 @@ export class StreamSession implements ClosableStream {
   private restoreEnd: () => void = noop;
   /** Writes what the pump holds, before the response ends by other code or at shutdown. */
   private flushPending: () => void = noop;
-  private shutdownTimer: NodeJS.Timeout | undefined;
   private readonly untrack: () => void;
 
   constructor(
@@ -211,23 +210,32 @@ export class StreamSession implements ClosableStream {
 
   /** Closes the body (again, for a sync generator that was running the first time). */
   closeSource(reason: unknown): void {
-    if (this.source !== undefined) this.closing = this.source.cancel(reason);
+    const { source } = this;
+    if (source === undefined) return;
+    // In the request's context, whoever asks (a 'close' event, a timer, closeStreams()): a generator
+    // parked at a `yield` runs its `finally` in the caller's context, where currentRequest() would throw.
+    this.closing = runInContext(this.context, () => source.cancel(reason));
   }
 
   /**
    * Winds the stream down for `closeStreams()`: an event stream at once, a byte stream once `grace`
-   * ms have passed without it finishing on its own. The connection closes after it, so that
-   * `server.close()` completes. Settles once everything is released.
+   * ms have passed without it finishing on its own. The connection closes after the response, so
+   * that `server.close()` completes; one whose client stopped reading is cut when the grace is over,
+   * so that it cannot hold the process either. Settles once everything is released.
    */
   shutDown(grace: number): PromiseLike<void> {
-    if (this.isOpen) {
-      // Not kept alive for another request: server.close() would wait for the keep-alive timeout.
-      const socket = this.res.socket;
-      if (!this.res.headersSent) this.res.shouldKeepAlive = false;
-      else this.res.once('finish', () => socket?.end());
-      if (this.endsAtShutdown || grace === 0) this.stopForShutdown();
-      else this.shutdownTimer = setTimeout(() => this.stopForShutdown(), grace).unref();
-    }
+    const { res } = this;
+    if (res.writableFinished || res.destroyed) return this.teardown;
+    // Not kept alive for another request: server.close() would wait for the keep-alive timeout.
+    const socket = res.socket;
+    if (!res.headersSent) res.shouldKeepAlive = false;
+    else res.once('finish', () => socket?.end());
+    if (this.endsAtShutdown || grace === 0) this.stopForShutdown();
+    const deadline = setTimeout(() => {
+      if (this.isOpen) this.stopForShutdown();
+      else if (!res.writableFinished) socket?.destroy();
+    }, grace).unref();
+    res.once('close', () => clearTimeout(deadline));
     return this.teardown;
   }
 
@@ -241,8 +249,7 @@ export class StreamSession implements ClosableStream {
       // A handler still at work (or that returned undefined to answer later) finds its answer dropped.
       if (this.source === undefined) this.res.once('finish', () => dropLateAnswer(this.res, noop));
       refuseStream(this.res);
-    }
-    else if (this.endsAtShutdown) this.res.end();
+    } else if (this.endsAtShutdown) this.res.end();
     // A byte stream is cut: a truncated body must not look complete.
     else cutResponse(this.res, deliver, noop);
   }
@@ -284,7 +291,6 @@ export class StreamSession implements ClosableStream {
 
   private stopClocks(): void {
     this.timer.clear();
-    clearTimeout(this.shutdownTimer);
     this.writer.stop();
     this.restoreEnd();
     // Once the response has finished, Node has set its own keep-alive timeout on the socket.
