@@ -56,7 +56,7 @@ export const contenders = {
   // currentSignal(): the package hands its own signal to user code.
   async 'express asyncStream'() {
     const { default: express } = await import('express');
-    const { asyncStream, currentSignal } = await import('express-async-stream');
+    const { asyncStream, currentSignal } = await import('./package.mjs');
     const app = express();
     for (const name of names) app.get(`/${name}`, asyncStream(() => routes[name].gen(currentSignal())));
     return listenNode(http.createServer(app));

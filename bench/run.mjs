@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startChild } from './childProcess.mjs';
 import { contenders } from './contenders.mjs';
+import { installDependencies } from './dependencies.mjs';
 import { floorContenders, sseFloorContenders } from './floorContenders.mjs';
 import { nodeBinary } from './nodeLine.mjs';
 import { machineLine, median, percentile, renderResources, renderThroughput } from './report.mjs';
@@ -30,6 +31,7 @@ import { runThroughput, workloads } from './workloads.mjs';
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, node: { type: 'string', default: '26' } },
 });
+installDependencies();
 const node = await nodeBinary(args.node);
 if (realpathSync(process.execPath) !== realpathSync(node)) {
   const runner = spawn(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });

@@ -24,7 +24,7 @@ export const sseContenders = {
 
   async 'express sse()'() {
     const { default: express } = await import('express');
-    const { sse } = await import('express-async-stream');
+    const { sse } = await import('./package.mjs');
     const app = express();
     for (const name of names) app.get(`/${name}`, sse(() => sseWorkloads[name].gen()));
     return listenNode(http.createServer(app));
