@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import compression from 'compression';
-import type { Express, RequestHandler } from 'express';
+import type { Express } from 'express';
 import { asyncStream } from '../src/index.js';
 import { openStream, type StreamClient } from './helpers/client.js';
 import { deferred } from './helpers/deferred.js';
@@ -10,6 +10,7 @@ import { createProducer } from './helpers/producer.js';
 import { watchWarnings } from './helpers/warnings.js';
 import { listen, type TestServer } from './helpers/server.js';
 import { within } from './helpers/within.js';
+import { recordWrites } from './helpers/writes.js';
 
 const acceptGzip = { headers: { 'Accept-Encoding': 'gzip' } };
 
@@ -167,29 +168,18 @@ describe.each(expressVersions)('asyncStream() behind compression() (%s)', (_name
       return streams;
     }
 
-    /** Records the (compressed) bytes compression() hands to the real response. */
-    function recordWire(wire: Buffer[]): RequestHandler {
-      return function recordWireBytes(_req, res, next) {
-        const write = res.write;
-        res.write = function recordingWrite(this: typeof res, chunk: unknown, ...rest: unknown[]) {
-          wire.push(Buffer.from(chunk as Buffer));
-          return (write as (...args: unknown[]) => boolean).apply(this, [chunk, ...rest]);
-        } as typeof write;
-        next();
-      };
-    }
-
     it('holds chunk 1 back until the end: what reaches the client before it decompresses to nothing', async () => {
       const gzipStreams = captureGzipStreams();
-      const wire: Buffer[] = [];
+      // Placed before compression(): what it records is what compression() hands to the socket.
+      const wire = recordWrites();
       const sentBeforeEnd = deferred<Buffer>();
       const end = deferred();
       const app = createApp();
-      app.use(recordWire(wire), compression());
+      app.use(wire.middleware, compression());
       app.get('/by-hand', (_req, res) => {
         res.type('html');
         res.write('chunk 1');
-        gzipStreams[0]!.flush(zlib.constants.Z_NO_FLUSH, () => sentBeforeEnd.resolve(Buffer.concat(wire)));
+        gzipStreams[0]!.flush(zlib.constants.Z_NO_FLUSH, () => sentBeforeEnd.resolve(Buffer.concat(wire.writes.map(({ chunk }) => chunk))));
         void end.promise.then(() => res.end('chunk 2'));
       });
       const client = await openStream(await serve(app), '/by-hand', acceptGzip);

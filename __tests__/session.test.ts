@@ -10,6 +10,7 @@ import { expressVersions } from './helpers/express.js';
 import { createProducer } from './helpers/producer.js';
 import { useTestServer } from './helpers/server.js';
 import { nodeProcess, watchWarnings } from './helpers/warnings.js';
+import { recordWrites } from './helpers/writes.js';
 
 describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
   const testServer = useTestServer();
@@ -21,17 +22,10 @@ describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
       const app = createApp();
       const producer = createProducer();
       const signal = deferred<AbortSignal>();
-      let writesAfterClose = 0;
+      const record = recordWrites();
       app.get(
         '/',
-        (_req, res, next) => {
-          const write = res.write;
-          res.write = function countingWrite(this: typeof res, ...args: Parameters<typeof write>) {
-            if (res.destroyed) writesAfterClose++;
-            return write.apply(this, args);
-          } as typeof write;
-          next();
-        },
+        record.middleware,
         asyncStream(() => {
           signal.resolve(currentSignal());
           return useSignal ? producer.generateUntil(currentSignal()) : producer.generate();
@@ -44,7 +38,7 @@ describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
       await producer.waiting();
       client.disconnect();
       await whenAborted(await signal.promise);
-      return { producer, client, errors, signal: await signal.promise, writesAfterClose: () => writesAfterClose };
+      return { producer, client, errors, signal: await signal.promise, writesAfterEnd: () => record.writes.filter((write) => write.afterEnd).length };
     }
 
     it("runs the finally of a generator that listens to currentSignal() at once", async () => {
@@ -55,12 +49,12 @@ describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
     });
 
     it("runs the finally of any other generator at its next yield, without writing that chunk", async () => {
-      const { producer, client, writesAfterClose } = await disconnectAfterFirstChunk(false);
+      const { producer, client, writesAfterEnd } = await disconnectAfterFirstChunk(false);
       producer.push('late');
       await producer.finalized;
       expect(producer.finallyCount).toBe(1);
       await settle();
-      expect(writesAfterClose()).toBe(0);
+      expect(writesAfterEnd()).toBe(0);
       expect(await client.outcome).toBe('aborted');
     });
 
@@ -390,18 +384,8 @@ describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
     it('fires when the client stops reading', async () => {
       const app = createApp();
       const big = Buffer.alloc(64 * 1024, 'x');
-      const producerPaused = deferred();
       app.get(
         '/',
-        (_req, res, next) => {
-          const write = res.write;
-          res.write = function watchedWrite(this: typeof res, ...args: Parameters<typeof write>) {
-            const accepted = write.apply(this, args);
-            if (!accepted) res.once('drain', () => {}); 
-            return accepted;
-          } as typeof write;
-          next();
-        },
         asyncStream(function* () {
           for (;;) yield big;
         }, { timeout: 1_000 }),
@@ -409,7 +393,6 @@ describe.each(expressVersions)('StreamSession (%s)', (_name, createApp) => {
       const errors = recordErrors(app);
       const client = await openStream(await serve(app), '/');
       client.pause();
-      producerPaused.resolve();
       // Fill every buffer between server and client; the pump then waits for a 'drain' that never comes.
       for (let turn = 0; turn < 100 && errors.length === 0; turn++) await jest.advanceTimersByTimeAsync(100);
       expect(errors[0]).toBeInstanceOf(StreamTimeoutError);

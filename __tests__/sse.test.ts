@@ -9,6 +9,7 @@ import { createProducer } from './helpers/producer.js';
 import { useTestServer } from './helpers/server.js';
 import { trackedIterable } from './helpers/trackedIterable.js';
 import { watchWarnings } from './helpers/warnings.js';
+import { recordWrites, type RecordedWrite } from './helpers/writes.js';
 
 type Event = SseEvent | string;
 
@@ -17,26 +18,12 @@ const fakeTimers: Parameters<typeof jest.useFakeTimers>[0] = {
   doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'queueMicrotask', 'Date', 'hrtime', 'performance'],
 };
 
-/** Records what every response of `app` writes. */
-function recordWrites(app: Express) {
-  const writes: string[] = [];
-  app.use(function recordWritesOf(_req, res, next) {
-    const write = res.write;
-    res.write = function recordingWrite(this: typeof res, ...args: Parameters<typeof write>) {
-      writes.push(String(args[0]));
-      return write.apply(this, args);
-    } as typeof write;
-    next();
-  });
-  return { writes };
-}
-
 /**
  * Resolves once the server has stopped writing to a client that stopped reading: a write reported
  * a full buffer and no write followed over several turns of the event loop (the pump waits for a
  * 'drain' that cannot come while the client's socket buffers are full).
  */
-async function untilStalled(writes: readonly string[]): Promise<void> {
+async function untilStalled(writes: readonly RecordedWrite[]): Promise<void> {
   for (let stable = 0, seen = -1; stable < 3; ) {
     await settle();
     stable = writes.length === seen ? stable + 1 : 0;
@@ -319,7 +306,8 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
 
     it('closes any other generator at its next yield, writing nothing more', async () => {
       const app = createApp();
-      const { writes } = recordWrites(app);
+      const record = recordWrites();
+      app.use(record.middleware);
       const producer = createProducer<Event>();
       app.get('/', sse(producer.generate));
       producer.push('one');
@@ -332,7 +320,7 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
       producer.push('late');
       await producer.finalized;
       await settle();
-      expect(writes).toEqual(['data: one\n\n']);
+      expect(record.texts()).toEqual(['data: one\n\n']);
     });
 
     it('closes the events of a HEAD request without pulling them', async () => {
@@ -358,25 +346,27 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
 
     it('sends one every 15 seconds by default while no event comes', async () => {
       const app = createApp();
-      const { writes } = recordWrites(app);
+      const record = recordWrites();
+      app.use(record.middleware);
       const producer = createProducer<Event>();
       app.get('/', sse(producer.generate));
       const client = await openStream(await serve(app), '/');
       await producer.waiting();
       await jest.advanceTimersByTimeAsync(14_999);
-      expect(writes).toEqual([]);
+      expect(record.texts()).toEqual([]);
       await jest.advanceTimersByTimeAsync(1);
       expect((await client.receive())!.toString()).toBe(': keep-alive\n\n');
       await jest.advanceTimersByTimeAsync(15_000);
       expect((await client.receive())!.toString()).toBe(': keep-alive\n\n');
-      expect(writes).toEqual([': keep-alive\n\n', ': keep-alive\n\n']);
+      expect(record.texts()).toEqual([': keep-alive\n\n', ': keep-alive\n\n']);
       producer.end();
       expect(await client.outcome).toBe('complete');
     });
 
     it('sends them only when idle, counting from the last event', async () => {
       const app = createApp();
-      const { writes } = recordWrites(app);
+      const record = recordWrites();
+      app.use(record.middleware);
       const producer = createProducer<Event>();
       app.get('/', sse(producer.generate, { keepAlive: 1_000 }));
       const client = await openStream(await serve(app), '/');
@@ -387,7 +377,7 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
       }
       await producer.waiting();
       await jest.advanceTimersByTimeAsync(999);
-      expect(writes).toEqual(['data: a\n\n', 'data: b\n\n', 'data: c\n\n']);
+      expect(record.texts()).toEqual(['data: a\n\n', 'data: b\n\n', 'data: c\n\n']);
       await jest.advanceTimersByTimeAsync(1);
       expect((await client.receive())!.toString()).toBe(': keep-alive\n\n');
       // The event the wait was for still arrives after the keep-alive.
@@ -397,14 +387,15 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
 
     it('sends none with keepAlive: null, and runs no timer', async () => {
       const app = createApp();
-      const { writes } = recordWrites(app);
+      const record = recordWrites();
+      app.use(record.middleware);
       const producer = createProducer<Event>();
       app.get('/', sse(producer.generate, { keepAlive: null }));
       const pending = openStream(await serve(app), '/');
       await producer.waiting();
       expect(jest.getTimerCount()).toBe(0);
       await jest.advanceTimersByTimeAsync(3_600_000);
-      expect(writes).toEqual([]);
+      expect(record.texts()).toEqual([]);
       producer.push('late');
       producer.end();
       expect((await (await pending).rest()).toString()).toBe('data: late\n\n');
@@ -412,7 +403,8 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
 
     it('writes none while the stream waits for a slow client to drain', async () => {
       const app = createApp();
-      const { writes } = recordWrites(app);
+      const record = recordWrites();
+      app.use(record.middleware);
       const big = 'x'.repeat(64 * 1024);
       let stop = false;
       const producer = createProducer<Event>();
@@ -423,21 +415,21 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
       }, { keepAlive: 1_000 }));
       const client = await openStream(await serve(app), '/');
       client.pause();
-      await untilStalled(writes);
-      const writesWhenStalled = writes.length;
+      await untilStalled(record.writes);
+      const writesWhenStalled = record.writes.length;
       // The pump waits for 'drain' and pulls nothing: the keep-alive timer, counting from the
       // last write, fires once with nobody waiting, writes nothing, and is not re-armed.
       await jest.advanceTimersByTimeAsync(10_000);
       await settle();
       expect(jest.getTimerCount()).toBe(0);
-      expect(writes.length).toBe(writesWhenStalled);
-      expect(writes.every((chunk) => chunk === `data: ${big}\n\n`)).toBe(true);
+      expect(record.writes.length).toBe(writesWhenStalled);
+      expect(record.texts().every((chunk) => chunk === `data: ${big}\n\n`)).toBe(true);
       stop = true;
       client.resume();
       await readUntil(client, 'data: after drain\n\n');
       await producer.waiting();
       await jest.advanceTimersByTimeAsync(999);
-      expect(writes.at(-1)).toBe('data: after drain\n\n');
+      expect(record.texts().at(-1)).toBe('data: after drain\n\n');
       await jest.advanceTimersByTimeAsync(1);
       expect((await client.receive())!.toString()).toBe(': keep-alive\n\n');
     });
