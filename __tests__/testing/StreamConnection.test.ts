@@ -128,6 +128,59 @@ describe('StreamConnection', () => {
     });
   });
 
+  describe('readToEnd()', () => {
+    it('gives the rest of a body that ended cleanly, with aborted false', async () => {
+      connection = await streamRequest(sameTickApp('1\n', '2\n'), '/');
+      expect(await connection.receiveLine()).toBe('1');
+      const { body, aborted } = await connection.readToEnd();
+      expect(body.toString()).toBe('2\n');
+      expect(aborted).toBe(false);
+    });
+
+    it('gives what arrived of a body cut short, with aborted true, instead of throwing', async () => {
+      const server = trickle();
+      connection = await streamRequest(server.app, '/');
+      await server.send('partial');
+      server.cut();
+      const { body, aborted } = await connection.readToEnd();
+      expect(body.toString()).toBe('partial');
+      expect(aborted).toBe(true);
+    });
+
+    it('throws a ReceiveTimeoutError when a chunk is late', async () => {
+      const server = trickle();
+      connection = await streamRequest(server.app, '/', { timeout: 100 });
+      await expect(connection.readToEnd()).rejects.toMatchObject({ name: 'ReceiveTimeoutError', awaited: 'the next chunk' });
+    });
+  });
+
+  describe('receivedBytes', () => {
+    it('counts the bytes that arrived, read or not', async () => {
+      const server = trickle();
+      connection = await streamRequest(server.app, '/');
+      expect(connection.receivedBytes).toBe(0);
+      await server.send('abc');
+      expect(connection.receivedBytes).toBe(3);
+      expect(await connection.receive()).toBeInstanceOf(Buffer);
+      expect(connection.receivedBytes).toBe(3);
+    });
+  });
+
+  describe('rawHeaders', () => {
+    it('holds each header line as sent: the case of its name, and one entry per line', async () => {
+      const app = express();
+      app.get('/', (_req, res) => {
+        res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+        res.setHeader('X-Mixed-Case', 'yes');
+        res.end();
+      });
+      connection = await streamRequest(app, '/');
+      const lines = [];
+      for (let i = 0; i < connection.rawHeaders.length; i += 2) lines.push(`${connection.rawHeaders[i]}: ${connection.rawHeaders[i + 1]}`);
+      expect(lines).toEqual(expect.arrayContaining(['Set-Cookie: a=1', 'Set-Cookie: b=2', 'X-Mixed-Case: yes']));
+    });
+  });
+
   describe('mixing readers', () => {
     it('reads on where the last reader stopped, keeping the rest of a chunk whole', async () => {
       connection = await streamRequest(sameTickApp('1\n', '2\n', '3\n'), '/');

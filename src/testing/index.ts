@@ -1,5 +1,5 @@
 export { ReceiveTimeoutError, ResponseAbortedError } from './errors.js';
 export { type ServerSentEvent } from './eventStream.js';
 export { DEFAULT_RECEIVE_TIMEOUT } from './options.js';
-export { StreamConnection, type ReceiveOptions } from './StreamConnection.js';
+export { StreamConnection, type BodyEnd, type ReceiveOptions } from './StreamConnection.js';
 export { streamRequest, type StreamRequestInit, type StreamTarget } from './streamRequest.js';

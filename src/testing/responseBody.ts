@@ -48,6 +48,11 @@ export class ResponseBody {
     return this.state === 'open';
   }
 
+  /** How many bytes of the body have arrived, read or not. */
+  get received(): number {
+    return this.receivedBytes;
+  }
+
   /**
    * Resolves with what `take` finds, waiting while it finds nothing and the body is open; then
    * with `null` at a clean end.
