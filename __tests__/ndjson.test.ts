@@ -18,7 +18,7 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
       const producer = createProducer<unknown>();
       app.get('/', ndjson(producer.generate));
       producer.push({ id: 1, name: 'Ada' });
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect(client.headers['content-type']).toBe('application/x-ndjson');
       expect(client.headers['content-length']).toBeUndefined();
       expect((await client.receive())!.toString()).toBe('{"id":1,"name":"Ada"}\n');
@@ -35,7 +35,7 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
       }
       producer.end();
       expect(await client.receive()).toBeNull();
-      expect(await client.outcome).toBe('complete');
+      expect((await client.readToEnd()).aborted).toBe(false);
     });
 
     it.each<[string, () => unknown]>([
@@ -51,9 +51,9 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
     ])('accepts %s', async (_kind, handler) => {
       const app = createApp();
       app.get('/', ndjson(handler as () => Iterable<unknown>));
-      const client = await openStream(await serve(app), '/');
-      expect((await client.rest()).toString()).toBe('{"a":1}\n"b"\n');
-      expect(await client.outcome).toBe('complete');
+      const client = await streamRequest(app, '/');
+      expect(await client.text()).toBe('{"a":1}\n"b"\n');
+      expect((await client.readToEnd()).aborted).toBe(false);
     });
 
     it('round-trips: every line parses back to the value sent', async () => {
@@ -66,8 +66,8 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
       ];
       const app = createApp();
       app.get('/', ndjson(() => values));
-      const client = await openStream(await serve(app), '/');
-      const lines = (await client.rest()).toString().split('\n');
+      const client = await streamRequest(app, '/');
+      const lines = await client.text().split('\n');
       expect(lines.pop()).toBe('');
       expect(lines.map((line) => JSON.parse(line))).toEqual(values);
     });
@@ -78,19 +78,19 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
         res.setHeader('Content-Type', 'application/jsonl');
         return [1];
       }));
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect(client.headers['content-type']).toBe('application/jsonl');
-      expect((await client.rest()).toString()).toBe('1\n');
+      expect(await client.text()).toBe('1\n');
     });
 
     it('sends an empty body, with its content type, for no values', async () => {
       const app = createApp();
       app.get('/', ndjson(() => []));
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect(client.status).toBe(200);
       expect(client.headers['content-type']).toBe('application/x-ndjson');
-      expect((await client.rest()).toString()).toBe('');
-      expect(await client.outcome).toBe('complete');
+      expect(await client.text()).toBe('');
+      expect((await client.readToEnd()).aborted).toBe(false);
     });
   });
 
@@ -112,7 +112,7 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
         }
       }));
       const errors = recordErrors(app);
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect(client.status).toBe(500);
       expect(client.headers['content-type']).toMatch(/^text\/html/);
       expect(errors[0]).toBeInstanceOf(TypeError);
@@ -127,7 +127,7 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
       app.get('/', ndjson(producer.generate));
       const errors = recordErrors(app);
       producer.push(1, 2);
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect(client.status).toBe(200);
       let text = '';
       while (text.length < '1\n2\n'.length) text += (await client.receive())!.toString();
@@ -135,7 +135,7 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
       await producer.waiting();
       producer.push({ total: 3n }, 'never');
       expect(await client.receive()).toBeNull();
-      expect(await client.outcome).toBe('aborted');
+      expect((await client.readToEnd()).aborted).toBe(true);
       await producer.finalized;
       expect(producer.produced).toBe(3);
       expect((errors[0] as Error).message).toContain('ndjson(): value 2 of the body is object ({ total: 3n })');
@@ -151,7 +151,7 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
         throw new Error('no database');
       }));
       const errors = recordErrors(app);
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect(client.status).toBe(500);
       expect((errors[0] as Error).message).toBe('no database');
     });
@@ -160,7 +160,7 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
       const app = createApp();
       app.get('/', ndjson((() => 'not values') as () => Iterable<unknown>));
       const errors = recordErrors(app);
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect(client.status).toBe(500);
       expect((errors[0] as Error).message).toContain("ndjson(): the handler returned string ('not values')");
     });
@@ -172,9 +172,9 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
         ndjson((_req, _res, next) => next()),
         (_req, res) => res.type('text').send('plain'),
       );
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect(client.headers['content-type']).toBe('text/plain; charset=utf-8');
-      expect((await client.rest()).toString()).toBe('plain');
+      expect(await client.text()).toBe('plain');
     });
 
     it('leaves a response the handler sent itself alone', async () => {
@@ -182,9 +182,9 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
       app.get('/', ndjson((_req, res) => {
         res.json({ whole: true });
       }));
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect(client.headers['content-type']).toBe('application/json; charset=utf-8');
-      expect((await client.rest()).toString()).toBe('{"whole":true}');
+      expect(await client.text()).toBe('{"whole":true}');
     });
   });
 
@@ -195,10 +195,10 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
       app.get('/', ndjson(() => producer.generateUntil(currentSignal())));
       const errors = recordErrors(app);
       producer.push({ first: true });
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect((await client.receive())!.toString()).toBe('{"first":true}\n');
       await producer.waiting();
-      client.disconnect();
+      await client.disconnect();
       await producer.finalized;
       await settle();
       expect(errors).toEqual([]);
@@ -209,9 +209,9 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
       const app = createApp();
       const { iterable: values, calls } = trackedIterable<unknown>();
       app.get('/', ndjson(() => values));
-      const client = await openStream(await serve(app), '/', { method: 'HEAD' });
+      const client = await streamRequest(app, '/', { method: 'HEAD' });
       expect(client.headers['content-type']).toBe('application/x-ndjson');
-      expect(await client.outcome).toBe('complete');
+      expect((await client.readToEnd()).aborted).toBe(false);
       await settle();
       expect(calls).toEqual({ next: 0, return: 1 });
     });
@@ -231,7 +231,7 @@ describe.each(expressVersions)('ndjson(handler, options) (%s)', (_name, createAp
       const producer = createProducer<unknown>();
       app.get('/', ndjson(() => producer.generateUntil(currentSignal()), { timeout: 1_000 }));
       const errors = recordErrors(app);
-      const pending = openStream(await serve(app), '/');
+      const pending = streamRequest(app, '/');
       await producer.waiting();
       await jest.advanceTimersByTimeAsync(999);
       expect(errors).toEqual([]);

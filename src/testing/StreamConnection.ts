@@ -3,13 +3,15 @@ import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:h
 import { ReceiveTimeoutError, ResponseAbortedError } from './errors.js';
 import { EventStreamReader, type ServerSentEvent } from './eventStream.js';
 import { resolveReceiveTimeout } from './options.js';
+import { realClearTimeout, realSetTimeout } from './realTime.js';
 import { parseJsonLine, shiftChunk, takeJsonLine, takeLine } from './readers.js';
 import { ResponseBody, type Take } from './responseBody.js';
 
 /** Options of the `receive…()` methods, {@link StreamConnection.text} and {@link StreamConnection.disconnect}. */
 export interface ReceiveOptions {
   /**
-   * How long to wait, in milliseconds, before rejecting with a `ReceiveTimeoutError`.
+   * How long to wait, in milliseconds, before rejecting with a `ReceiveTimeoutError`. Real time, also
+   * under `jest.useFakeTimers()`: advancing a fake clock never fires it.
    *
    * @default the `timeout` given to `streamRequest()`, else 5_000
    */
@@ -222,9 +224,9 @@ export class StreamConnection implements AsyncIterable<Buffer> {
   private awaitServer(served: Promise<void>, timeout: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(this.teardownTimeoutError(timeout)), timeout);
+      timer = realSetTimeout(() => reject(this.teardownTimeoutError(timeout)), timeout);
     });
-    return Promise.race([served, expired]).finally(() => clearTimeout(timer));
+    return Promise.race([served, expired]).finally(() => realClearTimeout(timer));
   }
 
   private teardownTimeoutError(timeout: number): ReceiveTimeoutError {

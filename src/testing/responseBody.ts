@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BodyBuffer } from './bodyBuffer.js';
 import { ReceiveTimeoutError, ResponseAbortedError } from './errors.js';
+import { realClearTimeout, realNow, realSetTimeout } from './realTime.js';
 import type { ConnectionOrigin } from './StreamConnection.js';
 
 type BodyState = 'open' | 'ended' | 'aborted';
@@ -61,7 +62,7 @@ export class ResponseBody {
    * @throws ReceiveTimeoutError naming `awaited` when `take` finds nothing within `timeout` ms.
    */
   async read<T>(take: Take<T>, awaited: string, timeout: number): Promise<T | null> {
-    const deadline = Date.now() + timeout;
+    const deadline = realNow() + timeout;
     for (;;) {
       const found = take(this.buffer, this.state === 'ended');
       if (found !== undefined) return found;
@@ -69,7 +70,7 @@ export class ResponseBody {
       if (this.state === 'aborted') {
         throw new ResponseAbortedError(this.origin.method, this.origin.url, this.receivedBytes);
       }
-      await this.nextChange(deadline - Date.now(), () => new ReceiveTimeoutError(this.origin.method, this.origin.url, awaited, timeout));
+      await this.nextChange(deadline - realNow(), () => new ReceiveTimeoutError(this.origin.method, this.origin.url, awaited, timeout));
     }
   }
 
@@ -81,12 +82,12 @@ export class ResponseBody {
 
   private nextChange(remaining: number, timedOut: () => Error): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = realSetTimeout(() => {
         this.notify = this.notify.filter((wake) => wake !== onChange);
         reject(timedOut());
       }, Math.max(0, remaining));
       const onChange = (): void => {
-        clearTimeout(timer);
+        realClearTimeout(timer);
         resolve();
       };
       this.notify.push(onChange);

@@ -5,6 +5,7 @@ import { describeValue } from '../describe.js';
 import { listenApp } from './appServer.js';
 import { ReceiveTimeoutError } from './errors.js';
 import { DEFAULT_RECEIVE_TIMEOUT, resolveReceiveTimeout } from './options.js';
+import { realClearTimeout, realSetTimeout } from './realTime.js';
 import { StreamConnection } from './StreamConnection.js';
 
 /** An Express app (or any request listener), a listening `http.Server`, or a base URL. */
@@ -20,7 +21,8 @@ export interface StreamRequestInit {
   readonly body?: string | Uint8Array | Readonly<Record<string, unknown>>;
   /**
    * How long to wait for the headers, and then for each chunk unless a `receive()` call says
-   * otherwise, in milliseconds.
+   * otherwise, in milliseconds. Real time, also under `jest.useFakeTimers()`, whose clock a test
+   * advances past an idle timeout without the kit giving up.
    *
    * @default 5_000
    */
@@ -66,13 +68,13 @@ export async function streamRequest(target: StreamTarget, path: string, init: St
 
 function awaitResponse(request: http.ClientRequest, method: string, url: string, timeout: number): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new ReceiveTimeoutError(method, url, 'the response headers', timeout)), timeout);
+    const timer = realSetTimeout(() => reject(new ReceiveTimeoutError(method, url, 'the response headers', timeout)), timeout);
     request.once('response', (response) => {
-      clearTimeout(timer);
+      realClearTimeout(timer);
       resolve(response);
     });
     request.once('error', (cause) => {
-      clearTimeout(timer);
+      realClearTimeout(timer);
       reject(new AsyncStreamError(`${method} ${url}: the request failed before the response headers arrived (${cause.message}).`, { cause }));
     });
   });
