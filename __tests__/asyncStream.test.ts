@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import request from 'supertest';
 import type { Express } from 'express';
 import { asyncStream, makeResponse, StreamResponse, type AsyncStreamHandler } from '../src/index.js';
+import { streamRequest } from '../src/testing/index.js';
 import { recordErrors } from './helpers/app.js';
-import { openStream } from './helpers/client.js';
 import { deferred, settle } from './helpers/deferred.js';
 import { listen } from './helpers/server.js';
 import { trackedIterable } from './helpers/trackedIterable.js';
@@ -236,7 +236,7 @@ describe.each(expressVersions)('an async function* route (%s)', (_name, createAp
     const server = await listen(app);
     try {
       let answered = false;
-      openStream(server.url, '/').then(() => (answered = true), () => {});
+      streamRequest(server.server, '/').then(() => (answered = true), () => {});
       await handled.promise;
       await settle(50);
       expect(bodyRan).toBe(false);

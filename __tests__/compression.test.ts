@@ -1,14 +1,13 @@
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import compression from 'compression';
-import type { Express } from 'express';
 import { asyncStream } from '../src/index.js';
-import { openStream, type StreamClient } from './helpers/client.js';
+import type { StreamConnection } from '../src/testing/index.js';
+import { useStreamRequest } from './helpers/connections.js';
 import { deferred } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { createProducer } from './helpers/producer.js';
 import { watchWarnings } from './helpers/warnings.js';
-import { listen, type TestServer } from './helpers/server.js';
 import { within } from './helpers/within.js';
 import { recordWrites } from './helpers/writes.js';
 
@@ -18,7 +17,7 @@ const acceptGzip = { headers: { 'Accept-Encoding': 'gzip' } };
  * Decompresses a gzip body as its bytes arrive, so a test can tell exactly which text the client
  * could read at a given moment.
  */
-function createGunzipReader(client: StreamClient) {
+function createGunzipReader(client: StreamConnection) {
   const gunzip = zlib.createGunzip({ flush: zlib.constants.Z_SYNC_FLUSH });
   let decoded = '';
   gunzip.on('data', (text: Buffer) => (decoded += text.toString()));
@@ -49,20 +48,13 @@ function createGunzipReader(client: StreamClient) {
 }
 
 describe.each(expressVersions)('asyncStream() behind compression() (%s)', (_name, createApp) => {
-  let server: TestServer | undefined;
+  const streamRequest = useStreamRequest();
   let restoreZlib: (() => void) | undefined;
 
-  afterEach(async () => {
+  afterEach(() => {
     restoreZlib?.();
     restoreZlib = undefined;
-    await server?.close();
-    server = undefined;
   });
-
-  async function serve(app: Express): Promise<string> {
-    server = await listen(app);
-    return server.url;
-  }
 
   /** `/stream`: compression(), then a hand-driven generator. Opens it once chunk 1 is pushed. */
   async function openCompressedStream(options = acceptGzip) {

@@ -1,11 +1,11 @@
 import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
 import type { Express, Request, Response } from 'express';
 import { asyncStream, currentRequest, currentResponse, currentSignal, withContext } from '../src/index.js';
-import { openStream, type StreamClient } from './helpers/client.js';
+import type { StreamConnection } from '../src/testing/index.js';
+import { useStreamRequest } from './helpers/connections.js';
 import { deferred } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { createProducer, type Producer } from './helpers/producer.js';
-import { listen, type TestServer } from './helpers/server.js';
 import { fromImmediate, fromTimeout, within } from './helpers/within.js';
 
 describe('currentRequest(), currentResponse() and currentSignal()', () => {
@@ -55,18 +55,7 @@ describe('withContext(fn)', () => {
 });
 
 describe.each(expressVersions)('request context through asyncStream (%s)', (_name, createApp) => {
-  let servers: TestServer[] = [];
-
-  afterEach(async () => {
-    await Promise.all(servers.map((server) => server.close()));
-    servers = [];
-  });
-
-  async function serve(app: Express): Promise<string> {
-    const server = await listen(app);
-    servers.push(server);
-    return server.url;
-  }
+  const streamRequest = useStreamRequest();
 
   /** What one step of a handler or body saw, compared with the request it belongs to. */
   interface Sighting {
@@ -227,12 +216,11 @@ describe.each(expressVersions)('request context through asyncStream (%s)', (_nam
           for await (const tick of producers[name]!.generate()) yield `${String(currentRequest().query.name)}${tick} `;
         }),
       );
-      const url = await serve(app);
       // The status and headers arrive with the first chunk, so both requests are opened first.
-      const openingA = openStream(url, '/?name=a');
-      const openingB = openStream(url, '/?name=b');
+      const openingA = streamRequest(app, '/?name=a');
+      const openingB = streamRequest(app, '/?name=b');
       await Promise.all([producers.a!.waiting(), producers.b!.waiting()]);
-      const next = async (client: StreamClient) => (await client.receive())!.toString();
+      const next = async (client: StreamConnection) => (await client.receive())!.toString();
       producers.a!.push('1');
       const a = await openingA;
       expect(await next(a)).toBe('a1 ');

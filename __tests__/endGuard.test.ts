@@ -2,10 +2,9 @@ import timeout from 'connect-timeout';
 import type { Request, Response } from 'express';
 import { asyncStream, currentSignal } from '../src/index.js';
 import { recordErrors, useProcessWatch } from './helpers/app.js';
-import { fetchAll } from './helpers/client.js';
+import { useStreamRequest } from './helpers/connections.js';
 import { deferred } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
-import { useTestServer } from './helpers/server.js';
 import { nodeProcess, watchWarnings } from './helpers/warnings.js';
 
 // Whoever finishes the response while its body streams (the handler itself, an error handler,
@@ -38,7 +37,7 @@ function useCrashWatch(): { readonly uncaught: unknown[] } {
 }
 
 describe.each(expressVersions)('when other code ends the response while the body streams (%s)', (_name, createApp) => {
-  const { serve } = useTestServer();
+  const streamRequest = useStreamRequest();
   const watch = useProcessWatch();
   const crashes = useCrashWatch();
   let warnings: ReturnType<typeof watchWarnings>;
@@ -86,10 +85,11 @@ describe.each(expressVersions)('when other code ends the response while the body
       const trace = { finallies: 0, afterAnswer: 0 };
       app.get('/oops', asyncStream(handler(answer, trace)));
       const errors = recordErrors(app);
-      const received = await fetchAll(await serve(app), '/oops');
-      expect(received.status).toBe(status);
-      expect(received.body.toString()).toBe(status === 204 ? '' : body);
-      expect(received.outcome).toBe('complete');
+      const connection = await streamRequest(app, '/oops');
+      const { body: received, aborted } = await connection.readToEnd();
+      expect(connection.status).toBe(status);
+      expect(received.toString()).toBe(status === 204 ? '' : body);
+      expect(aborted).toBe(false);
       expect(trace.finallies).toBe(1);
       expect(trace.afterAnswer).toBe(0);
       expect(errors).toEqual([]);
@@ -115,10 +115,11 @@ describe.each(expressVersions)('when other code ends the response while the body
       const app = createApp();
       app.get('/ended', asyncStream(handler));
       const errors = recordErrors(app);
-      const received = await fetchAll(await serve(app), '/ended');
-      expect(received.status).toBe(200);
-      expect(received.body.toString()).toBe('a\n');
-      expect(received.outcome).toBe('complete');
+      const connection = await streamRequest(app, '/ended');
+      const { body: received, aborted } = await connection.readToEnd();
+      expect(connection.status).toBe(200);
+      expect(received.toString()).toBe('a\n');
+      expect(aborted).toBe(false);
       expect(errors).toEqual([]);
       expect(crashes.uncaught).toEqual([]);
       expectOneRouteWarning('GET /ended');
@@ -141,9 +142,10 @@ describe.each(expressVersions)('when other code ends the response while the body
       }),
     );
     const errors = recordErrors(app);
-    const received = await fetchAll(await serve(app), '/late-send');
-    expect(received.body.toString()).toBe('a\n');
-    expect(received.outcome).toBe('aborted');
+    const connection = await streamRequest(app, '/late-send');
+      const { body: received, aborted } = await connection.readToEnd();
+    expect(received.toString()).toBe('a\n');
+    expect(aborted).toBe(true);
     expect(errors).toEqual([expect.objectContaining({ code: 'ERR_HTTP_HEADERS_SENT' })]);
     expect(finallies).toBe(1);
     expect(crashes.uncaught).toEqual([]);
@@ -179,8 +181,9 @@ describe.each(expressVersions)('when other code ends the response while the body
         ),
       );
       const errors = recordErrors(app);
-      const received = await fetchAll(await serve(app), '/slow');
-      expect(received.status).toBe(503);
+      const connection = await streamRequest(app, '/slow');
+      expect(connection.status).toBe(503);
+      expect((await connection.readToEnd()).aborted).toBe(false);
       expect(await aborted.promise).toMatchObject({ name: 'AbortError' });
       await finalized.promise;
       expect(errors).toHaveLength(1);

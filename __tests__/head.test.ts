@@ -2,15 +2,15 @@ import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
 import { asyncStream, currentResponse, makeResponse, type AsyncStreamHandler } from '../src/index.js';
-import { openStream, type StreamClientOptions } from './helpers/client.js';
+import type { StreamRequestInit } from '../src/testing/index.js';
+import { useStreamRequest } from './helpers/connections.js';
 import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
-import { listen, type TestServer } from './helpers/server.js';
 import { trackedIterable } from './helpers/trackedIterable.js';
 import { within } from './helpers/within.js';
 
 /** Every value sent for header `name`, one per header line, in order. */
-function headerLines(rawHeaders: string[], name: string): string[] {
+function headerLines(rawHeaders: readonly string[], name: string): string[] {
   const values: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.toLowerCase() === name.toLowerCase()) values.push(rawHeaders[i + 1]!);
@@ -24,26 +24,16 @@ async function* twoChunks(): AsyncGenerator<string> {
 }
 
 describe.each(expressVersions)('response status and headers (%s)', (_name, createApp) => {
-  let server: TestServer | undefined;
-
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-  });
-
-  async function serve(app: Express): Promise<string> {
-    server = await listen(app);
-    return server.url;
-  }
+  const streamRequest = useStreamRequest();
 
   /** Serves `handler` on `/` (after `before`, when given) and reads the whole response. */
-  async function fetchWith(handler: AsyncStreamHandler, options: StreamClientOptions & { before?: RequestHandler } = {}) {
+  async function fetchWith(handler: AsyncStreamHandler, options: StreamRequestInit & { before?: RequestHandler } = {}) {
     const app = createApp();
     if (options.before) app.use(options.before);
     app.all('/', asyncStream(handler));
     const client = await streamRequest(app, '/', options);
-    const body = await client.text();
-    return { status: client.status, headers: client.headers, rawHeaders: client.rawHeaders, body, outcome: await client.outcome };
+    const { body, aborted } = await client.readToEnd();
+    return { status: client.status, headers: client.headers, rawHeaders: client.rawHeaders, body: body.toString(), aborted };
   }
 
   const setSourceHeader: RequestHandler = (_req, res, next) => {
@@ -159,7 +149,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
       });
       expect(response.status).toBe(200);
       expect(response.body).toBe('first second');
-      expect(response.outcome).toBe('complete');
+      expect(response.aborted).toBe(false);
     });
 
     it('keeps the status and headers on the wire when the generator changes its StreamResponse', async () => {
@@ -177,7 +167,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
       expect(response.headers['x-before']).toBe('1');
       expect(response.headers).not.toHaveProperty('x-after');
       expect(response.body).toBe('first second');
-      expect(response.outcome).toBe('complete');
+      expect(response.aborted).toBe(false);
     });
   });
 
@@ -247,7 +237,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
         return twoChunks();
       });
       expect([response.status, response.headers['x-early'], response.body]).toEqual([202, 'yes', 'one two']);
-      expect(response.outcome).toBe('complete');
+      expect(response.aborted).toBe(false);
     });
 
     it('rejects a result that still asks for a status or headers', async () => {
@@ -298,7 +288,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
       expect(response.status).toBe(203);
       expect(response.headers['x-head']).toBe('yes');
       expect(response.body).toBe('');
-      expect(response.outcome).toBe('complete');
+      expect(response.aborted).toBe(false);
     });
 
     it('never calls next() on the body', async () => {
@@ -324,7 +314,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
       expect(response.headers['x-head']).toBe('yes');
       expect(response.headers).not.toHaveProperty('content-type');
       expect(response.body).toBe('');
-      expect(response.outcome).toBe('complete');
+      expect(response.aborted).toBe(false);
       expect(calls).toEqual({ next: 0, return: 1 });
     });
 
@@ -399,7 +389,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
       expect(response.status).toBe(200);
       expect(response.headers['content-length']).toBe('5');
       expect(response.body).toBe('');
-      expect(response.outcome).toBe('complete');
+      expect(response.aborted).toBe(false);
     });
   });
 });
