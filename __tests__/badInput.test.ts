@@ -2,7 +2,6 @@
 // called, or at request time before or after the headers), with which error class and which message
 // (the value received and the fix), and that nothing is left behind: a body handed over is closed,
 // no promise rejection goes unhandled, nothing is logged, and the app goes on serving.
-import net from 'node:net';
 import { Readable } from 'node:stream';
 import type { Express, RequestHandler } from 'express';
 import {
@@ -20,6 +19,7 @@ import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { useTestServer } from './helpers/server.js';
 import { watchWarnings } from './helpers/warnings.js';
+import { rawGet } from './helpers/rawHttp.js';
 import { within } from './helpers/within.js';
 
 type ErrorClass = new (...args: never[]) => Error;
@@ -1013,20 +1013,6 @@ describe.each(expressVersions)('bad input rejected at request time (%s)', (_vers
 // ---------------------------------------------------------------------------------------------
 // Header injection, checked on the raw bytes of the response.
 // ---------------------------------------------------------------------------------------------
-
-/** Sends a bare GET over a TCP socket and resolves with every byte of the answer (as Latin-1). */
-function rawGet(baseUrl: string, path: string): Promise<string> {
-  const { hostname, port } = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    const socket = net.connect(Number(port), hostname, () => {
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`);
-    });
-    socket.on('data', (part: Buffer) => parts.push(part));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(Buffer.concat(parts).toString('latin1')));
-  });
-}
 
 interface InjectionRow {
   readonly input: string;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { ndjson } from '../../src/index.js';
+import { streamRequest } from '../../src/testing/index.js';
 import { recordErrorsByUrl, useProcessWatch } from '../helpers/app.js';
-import { fetchAll } from '../helpers/client.js';
 import { expressVersions } from '../helpers/express.js';
 import { runs } from '../helpers/fastCheck.js';
 import { listen, type TestServer } from '../helpers/server.js';
@@ -116,10 +116,11 @@ describe.each(expressVersions)('ndjson(handler) with arbitrary values (%s)', (_n
           const path = pathFor(++run);
           current = () => produce(values, kind).result;
 
-          const received = await fetchAll(server.url, path);
+          const connection = await streamRequest(server.url, path);
+          const received = { status: connection.status, headers: connection.headers, ...(await connection.readToEnd()) };
 
           expect(errors.get(path)).toBeUndefined();
-          expect(received.outcome).toBe('complete');
+          expect(received.aborted).toBe(false);
           expect(received.status).toBe(200);
           expect(received.headers['content-type']).toBe('application/x-ndjson');
           if (values.length > 0) {
@@ -164,7 +165,8 @@ describe.each(expressVersions)('ndjson(handler) with arbitrary values (%s)', (_n
             return produced.result;
           };
 
-          const received = await fetchAll(server.url, path);
+          const connection = await streamRequest(server.url, path);
+          const received = { status: connection.status, headers: connection.headers, ...(await connection.readToEnd()) };
 
           const [error, ...more] = errors.get(path) ?? [];
           expect(more).toEqual([]);
@@ -175,10 +177,10 @@ describe.each(expressVersions)('ndjson(handler) with arbitrary values (%s)', (_n
           if (bad.reason === 'JSON.stringify() threw') expect((error as Error).cause).toBeDefined();
           if (before.length === 0) {
             expect(received.status).toBe(500);
-            expect(received.outcome).toBe('complete');
+            expect(received.aborted).toBe(false);
           } else {
             expect(received.status).toBe(200);
-            expect(received.outcome).toBe('aborted');
+            expect(received.aborted).toBe(true);
             expect(received.body.toString('utf8')).toBe(before.map((value) => `${JSON.stringify(value)}\n`).join(''));
           }
           // The values are closed: a generator's finally runs.
@@ -205,7 +207,8 @@ describe.each(expressVersions)('ndjson(handler) with arbitrary values (%s)', (_n
           const path = pathFor(++run);
           current = () => result;
 
-          const received = await fetchAll(server.url, path);
+          const connection = await streamRequest(server.url, path);
+          const received = { status: connection.status, headers: connection.headers, ...(await connection.readToEnd()) };
 
           expect(received.status).toBe(500);
           expect(received.headers['content-type']).not.toBe('application/x-ndjson');
