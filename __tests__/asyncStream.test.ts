@@ -131,7 +131,7 @@ describe.each(expressVersions)('asyncStream(handler) (%s)', (_name, createApp) =
     });
   });
 
-  describe('with a body that cannot be sent', () => {
+  describe('when the handler fails, or its body cannot be serialised', () => {
     it('passes a rejected promise to next(err)', async () => {
       const failure = new Error('query failed');
       const { app, errors } = appWith(async () => Promise.reject(failure));

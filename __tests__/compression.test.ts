@@ -105,7 +105,7 @@ describe.each(expressVersions)('asyncStream() behind compression() (%s)', (_name
     });
   });
 
-  describe('when a slow client makes the pump wait for drain many times', () => {
+  describe("when a slow client makes the stream wait for 'drain' many times", () => {
     it("leaves no 'drain' listeners piling up on the gzip stream", async () => {
       const warnings = watchWarnings();
       try {

@@ -54,7 +54,7 @@ describe('withContext(fn)', () => {
   });
 });
 
-describe.each(expressVersions)('request context through asyncStream (%s)', (_name, createApp) => {
+describe.each(expressVersions)('asyncStream(handler): the request context (%s)', (_name, createApp) => {
   const streamRequest = useStreamRequest();
 
   /** What one step of a handler or body saw, compared with the request it belongs to. */

@@ -23,7 +23,7 @@ async function* twoChunks(): AsyncGenerator<string> {
   yield 'two';
 }
 
-describe.each(expressVersions)('response status and headers (%s)', (_name, createApp) => {
+describe.each(expressVersions)('asyncStream(handler): the status and headers (%s)', (_name, createApp) => {
   const streamRequest = useStreamRequest();
 
   /** Serves `handler` on `/` (after `before`, when given) and reads the whole response. */
@@ -171,7 +171,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
     });
   });
 
-  describe('Content-Type', () => {
+  describe('the Content-Type', () => {
     it.each([
       ['a string', 'text', 'text/html; charset=utf-8'],
       ['a Buffer', Buffer.from('bytes'), 'application/octet-stream'],
@@ -210,7 +210,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
     });
   });
 
-  describe('Content-Type charset', () => {
+  describe('the charset of the Content-Type', () => {
     it('adds charset=utf-8 to a text type without one when the chunks are strings', async () => {
       const response = await fetchWith(() => [twoChunks(), { 'Content-Type': 'text/plain' }]);
       expect(response.headers['content-type']).toBe('text/plain; charset=utf-8');
@@ -259,7 +259,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
     });
   });
 
-  describe('framing', () => {
+  describe('how the body is framed', () => {
     it('streams a generator body with Transfer-Encoding: chunked and no Content-Length', async () => {
       const response = await fetchWith(twoChunks);
       expect(response.headers['transfer-encoding']).toBe('chunked');
@@ -279,7 +279,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
     });
   });
 
-  describe('HEAD requests', () => {
+  describe('when the request is HEAD', () => {
     const head = { method: 'HEAD' };
 
     it('sends the status and headers of a streamed body, and no body', async () => {
