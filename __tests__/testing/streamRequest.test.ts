@@ -132,6 +132,25 @@ describe('streamRequest(target, path, init?)', () => {
       expect((await connection.receive({ timeout: 5_000 }))?.toString()).toBe('late');
     });
 
+    it("waits on real time under jest's fake timers, and adds no timer to theirs", async () => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'queueMicrotask'] });
+      try {
+        const producer = createProducer();
+        const app = express();
+        app.get('/', asyncStream(() => producer.generateUntil(currentSignal()), { timeout: null }));
+        producer.push('first');
+        connection = await streamRequest(app, '/', { timeout: 1_000 });
+        await connection.receive();
+        const next = connection.receive();
+        expect(jest.getTimerCount()).toBe(0);
+        await jest.advanceTimersByTimeAsync(60_000);
+        producer.push('second');
+        expect((await next)?.toString()).toBe('second');
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+
     it('rejects when the headers do not arrive in time', async () => {
       const { app } = createTestApp();
       await expect(streamRequest(app, '/stream', { timeout: 100 })).rejects.toMatchObject({
