@@ -6,6 +6,7 @@ import type { StreamRequestInit } from '../src/testing/index.js';
 import { useStreamRequest } from './helpers/connections.js';
 import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
+import { createProducer } from './helpers/producer.js';
 import { trackedIterable } from './helpers/trackedIterable.js';
 import { within } from './helpers/within.js';
 
@@ -84,28 +85,17 @@ describe.each(expressVersions)('asyncStream(handler): the status and headers (%s
   describe('when the generator is parked after its first yield', () => {
     it('has already sent the status and headers with the first chunk', async () => {
       const app = createApp();
-      const parked = deferred();
-      const resume = deferred();
-      app.get(
-        '/',
-        asyncStream(() => [
-          (async function* () {
-            yield 'first';
-            parked.resolve();
-            await resume.promise;
-            yield 'second';
-          })(),
-          203,
-          { 'X-Early': 'yes' },
-        ]),
-      );
+      const producer = createProducer();
+      app.get('/', asyncStream(() => [producer.generate(), 203, { 'X-Early': 'yes' }]));
+      producer.push('first');
       const client = await streamRequest(app, '/');
-      await within(parked.promise, 'the generator parking after its first yield');
+      await within(producer.waiting(), 'the generator parking after its first yield');
       expect(client.status).toBe(203);
       expect(client.headers['x-early']).toBe('yes');
       expect((await client.receive())!.toString()).toBe('first');
-      expect(resume.settled).toBe(false);
-      resume.resolve();
+      expect(producer.produced).toBe(1);
+      producer.push('second');
+      producer.end();
       expect(await client.text()).toBe('second');
     });
   });
