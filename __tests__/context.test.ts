@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
-import type { Express, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import { asyncStream, currentRequest, currentResponse, currentSignal, withContext } from '../src/index.js';
 import type { StreamConnection } from '../src/testing/index.js';
 import { useStreamRequest } from './helpers/connections.js';

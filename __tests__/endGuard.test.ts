@@ -143,7 +143,7 @@ describe.each(expressVersions)('when other code ends the response while the body
     );
     const errors = recordErrors(app);
     const connection = await streamRequest(app, '/late-send');
-      const { body: received, aborted } = await connection.readToEnd();
+    const { body: received, aborted } = await connection.readToEnd();
     expect(received.toString()).toBe('a\n');
     expect(aborted).toBe(true);
     expect(errors).toEqual([expect.objectContaining({ code: 'ERR_HTTP_HEADERS_SENT' })]);

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { asyncStream, currentResponse, makeResponse, type AsyncStreamHandler } from '../src/index.js';
 import type { StreamRequestInit } from '../src/testing/index.js';
 import { useStreamRequest } from './helpers/connections.js';
