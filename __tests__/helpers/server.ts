@@ -1,3 +1,4 @@
+// Apps on an ephemeral loopback port, for tests that need the server's side (its sockets).
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { RequestListener } from 'node:http';

@@ -1,3 +1,4 @@
+// A raw route that splits what it sends into one TCP chunk per byte, for the test kit's own tests.
 import http from 'node:http';
 import { deferred, type Deferred } from './deferred.js';
 import { within } from './within.js';

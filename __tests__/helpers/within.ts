@@ -1,3 +1,4 @@
+// Deadlines on real time for awaited events, and callbacks run from a given phase of the event loop.
 import timers from 'node:timers';
 
 // Node's own timers, taken when this module loads: jest's fake timers replace the test's global
