@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import request from 'supertest';
 import type { Express } from 'express';
 import { asyncStream, makeResponse, StreamResponse, type AsyncStreamHandler } from '../src/index.js';
+import { streamRequest } from '../src/testing/index.js';
 import { recordErrors } from './helpers/app.js';
-import { openStream } from './helpers/client.js';
 import { deferred, settle } from './helpers/deferred.js';
 import { listen } from './helpers/server.js';
 import { trackedIterable } from './helpers/trackedIterable.js';
@@ -18,18 +18,28 @@ describe.each(expressVersions)('asyncStream(handler) (%s)', (_name, createApp) =
 
   describe('with each kind of handler', () => {
     it.each<[string, AsyncStreamHandler]>([
-      ['an async generator function', async function* () {
-        yield 'a';
-        yield 'b';
-      }],
-      ['a sync generator function', function* () {
-        yield 'a';
-        yield 'b';
-      }],
-      ['an async function returning a generator', async () => (async function* () {
-        yield 'a';
-        yield 'b';
-      })()],
+      [
+        'an async generator function',
+        async function* () {
+          yield 'a';
+          yield 'b';
+        },
+      ],
+      [
+        'a sync generator function',
+        function* () {
+          yield 'a';
+          yield 'b';
+        },
+      ],
+      [
+        'an async function returning a generator',
+        async () =>
+          (async function* () {
+            yield 'a';
+            yield 'b';
+          })(),
+      ],
       ['a function returning a Readable', () => Readable.from(['a', 'b'])],
       ['a function returning a ReadableStream', () => ReadableStream.from(['a', 'b'])],
     ])('streams the body of %s', async (_kind, handler) => {
@@ -42,9 +52,12 @@ describe.each(expressVersions)('asyncStream(handler) (%s)', (_name, createApp) =
 
     it('passes req, res and next to the handler', async () => {
       const app = createApp();
-      app.get('/users/:id', asyncStream(async function* (req, res, next) {
-        yield `${req.params.id} ${typeof res.setHeader} ${typeof next}`;
-      }));
+      app.get(
+        '/users/:id',
+        asyncStream(async function* (req, res, next) {
+          yield `${req.params.id} ${typeof res.setHeader} ${typeof next}`;
+        }),
+      );
       expect((await request(app).get('/users/7')).text).toBe('7 function function');
     });
   });
@@ -59,14 +72,18 @@ describe.each(expressVersions)('asyncStream(handler) (%s)', (_name, createApp) =
     });
 
     it('sends a Buffer as application/octet-stream', async () => {
-      const response = await request(appWith(() => Buffer.from([1, 2, 3])).app).get('/').buffer(true);
+      const response = await request(appWith(() => Buffer.from([1, 2, 3])).app)
+        .get('/')
+        .buffer(true);
       expect(response.headers['content-type']).toBe('application/octet-stream');
       expect(response.headers['content-length']).toBe('3');
       expect(Buffer.from(response.body as Buffer)).toEqual(Buffer.from([1, 2, 3]));
     });
 
     it('sends a plain Uint8Array as bytes, not as JSON', async () => {
-      const response = await request(appWith(() => new Uint8Array([104, 105])).app).get('/').buffer(true);
+      const response = await request(appWith(() => new Uint8Array([104, 105])).app)
+        .get('/')
+        .buffer(true);
       expect(response.headers['content-type']).toBe('application/octet-stream');
       expect(Buffer.from(response.body as Buffer).toString()).toBe('hi');
     });
@@ -125,29 +142,16 @@ describe.each(expressVersions)('asyncStream(handler) (%s)', (_name, createApp) =
 
     it('lets next() reach the following route', async () => {
       const app = createApp();
-      app.get('/', asyncStream((_req, _res, next) => next()));
+      app.get(
+        '/',
+        asyncStream((_req, _res, next) => next()),
+      );
       app.get('/', (_req, res) => void res.send('next route'));
       expect((await request(app).get('/')).text).toBe('next route');
     });
   });
 
-  describe('with a body that cannot be sent', () => {
-    it.each<[string, unknown, string]>([
-      ['null', null, 'cannot send null as a body'],
-      ['a number', 42, 'cannot send number (42) as a body'],
-      ['a function', function rows() {}, 'cannot send function (rows) as a body'],
-      ['a boolean', true, 'cannot send boolean (true) as a body'],
-      ['a class instance', new Date(0), 'cannot send Date object'],
-      ['undefined inside a tuple', [undefined, 200], 'cannot send undefined as a body'],
-    ])('passes a TypeError naming %s to next(err)', async (_kind, body, phrase) => {
-      const { app, errors } = appWith(() => body as never);
-      const response = await request(app).get('/');
-      expect(response.status).toBe(500);
-      expect(errors[0]).toBeInstanceOf(TypeError);
-      expect((errors[0] as Error).message).toContain(phrase);
-      expect((errors[0] as Error).message).toContain('A body is an async or sync generator');
-    });
-
+  describe('when the handler fails, or its body cannot be serialised', () => {
     it('passes a rejected promise to next(err)', async () => {
       const failure = new Error('query failed');
       const { app, errors } = appWith(async () => Promise.reject(failure));
@@ -174,25 +178,6 @@ describe.each(expressVersions)('asyncStream(handler) (%s)', (_name, createApp) =
   });
 
   describe('with a malformed tuple', () => {
-    it.each<[string, unknown[], string]>([
-      ['empty', [], 'an array of length 0'],
-      ['of length 1', ['body'], 'an array of length 1'],
-      ['of length 4', ['body', 200, {}, 1], 'an array of length 4'],
-      ['with status 99', ['body', 99], '[body, number (99)]'],
-      ['with status 600', ['body', 600], '[body, number (600)]'],
-      ['with status 200.5', ['body', 200.5], '[body, number (200.5)]'],
-      ['with status "200"', ['body', '200'], "[body, string ('200')]"],
-      ['with headers as a string', ['body', 200, 'x'], "[body, number (200), string ('x')]"],
-      ['with headers as a Map', ['body', new Map()], '[body, Map object'],
-    ])('passes a TypeError to next(err) when it is %s', async (_case, tuple, phrase) => {
-      const { app, errors } = appWith(() => tuple as never);
-      expect((await request(app).get('/')).status).toBe(500);
-      expect(errors[0]).toBeInstanceOf(TypeError);
-      const message = (errors[0] as Error).message;
-      expect(message).toContain(`the handler returned ${phrase}`);
-      expect(message).toContain('[body, status], [body, headers] or [body, status, headers]');
-    });
-
     describe('that is really rows of data (a query resolving to an array)', () => {
       const users = (n: number) =>
         Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `user${i + 1}`, email: `user${i + 1}@example.com` }));
@@ -226,7 +211,12 @@ describe.each(expressVersions)('asyncStream(handler) (%s)', (_name, createApp) =
 
       it('still takes [stream, headers], [text, headers] and [JSON, Headers instance] as a body and its headers', async () => {
         for (const result of [
-          [(function* () { yield 'streamed'; })(), { 'X-Kind': 'pair' }],
+          [
+            (function* () {
+              yield 'streamed';
+            })(),
+            { 'X-Kind': 'pair' },
+          ],
           ['text', { 'X-Kind': 'pair' }],
           [{ json: true }, new Headers({ 'X-Kind': 'pair' })],
         ]) {
@@ -245,40 +235,6 @@ describe.each(expressVersions)('asyncStream(handler) (%s)', (_name, createApp) =
       await request(app).get('/');
       await settle();
       expect(calls).toEqual({ next: 0, return: 1 });
-    });
-
-    it('rejects a header value with CR or LF instead of sending it', async () => {
-      const { app, errors } = appWith(() => ['body', { 'X-Note': 'a\r\nSet-Cookie: stolen=1' }]);
-      const response = await request(app).get('/');
-      expect(response.status).toBe(500);
-      expect(response.headers['set-cookie']).toBeUndefined();
-      expect(response.headers['x-note']).toBeUndefined();
-      expect((errors[0] as Error).message).toContain('header "X-Note" contains a CR, LF or NUL character');
-    });
-
-    it('rejects an invalid header name', async () => {
-      const { app, errors } = appWith(() => ['body', { 'Bad Name': 'x' }]);
-      expect((await request(app).get('/')).status).toBe(500);
-      expect((errors[0] as Error).message).toContain("string ('Bad Name') is not a valid header name");
-    });
-  });
-
-  describe('with invalid arguments', () => {
-    it.each<[string, () => unknown, ErrorConstructor, string]>([
-      ['a handler that is not a function', () => asyncStream('rows' as never), TypeError, "expects a function or a generator function, but received string ('rows')"],
-      ['options that are not an object', () => asyncStream(() => 'x', null as never), TypeError, 'options must be an object, but received null'],
-      ['a string timeout', () => asyncStream(() => 'x', { timeout: '5' as never }), TypeError, "`timeout` must be a number of milliseconds or null (no timeout), but received string ('5')"],
-      ['a zero timeout', () => asyncStream(() => 'x', { timeout: 0 }), RangeError, 'must be between 1 and 2147483647 milliseconds, but received number (0). Use null'],
-      ['a negative timeout', () => asyncStream(() => 'x', { timeout: -1 }), RangeError, 'received number (-1)'],
-      ['a NaN timeout', () => asyncStream(() => 'x', { timeout: NaN }), RangeError, 'received number (NaN)'],
-      ['a timeout past 2^31-1 ms', () => asyncStream(() => 'x', { timeout: 2 ** 31 }), RangeError, 'received number (2147483648)'],
-    ])('throws at route definition for %s', (_case, define, ErrorClass, phrase) => {
-      expect(define).toThrow(ErrorClass);
-      expect(define).toThrow(phrase);
-    });
-
-    it('accepts Infinity as no timeout', () => {
-      expect(() => asyncStream(() => 'x', { timeout: Infinity })).not.toThrow();
     });
   });
 });
@@ -299,12 +255,15 @@ describe.each(expressVersions)('an async function* route (%s)', (_name, createAp
     const handled = deferred();
     app.get('/', () => {
       handled.resolve();
-      return clock() as unknown as void;
+      return clock();
     });
     const server = await listen(app);
     try {
       let answered = false;
-      openStream(server.url, '/').then(() => (answered = true), () => {});
+      streamRequest(server.server, '/').then(
+        () => (answered = true),
+        () => {},
+      );
       await handled.promise;
       await settle(50);
       expect(bodyRan).toBe(false);
@@ -326,21 +285,12 @@ describe('makeResponse(body, status?, headers?)', () => {
   it('returns a StreamResponse with the given fields', () => {
     const response = makeResponse('x', 201, { 'X-A': '1' });
     expect(response).toBeInstanceOf(StreamResponse);
-    expect([response.body, response.status, response.headers, response.timeout]).toEqual(['x', 201, { 'X-A': '1' }, undefined]);
-  });
-
-  it.each<[string, () => unknown, ErrorConstructor, string]>([
-    ['a status out of range', () => makeResponse('x', 1000), TypeError, 'makeResponse(): status must be an integer from 200 to 599, but received number (1000)'],
-    ['headers that are a string', () => makeResponse('x', 200, 'h' as never), TypeError, 'headers must be a plain object, a Headers instance or an array of [name, value] pairs'],
-    ['a pair that is not a pair', () => makeResponse('x', 200, [['a']] as never), TypeError, 'headers[0] must be a [name, value] pair'],
-    ['a header value that is an object', () => makeResponse('x', 200, { 'X-A': {} as never }), TypeError, 'header "X-A" must be a string, a number or an array of strings'],
-    ['a later status out of range', () => (makeResponse('x').status = 99), TypeError, 'StreamResponse.status: status must be an integer'],
-    ['later headers that are a number', () => (makeResponse('x').headers = 5 as never), TypeError, 'StreamResponse.headers: headers must be'],
-    ['a later negative timeout', () => (makeResponse('x').timeout = -5), RangeError, 'StreamResponse.timeout must be between 1'],
-    ['a later string timeout', () => (makeResponse('x').timeout = '1s' as never), TypeError, 'StreamResponse.timeout must be a number of milliseconds or null'],
-  ])('throws for %s', (_case, act, ErrorClass, phrase) => {
-    expect(act).toThrow(ErrorClass);
-    expect(act).toThrow(phrase);
+    expect([response.body, response.status, response.headers, response.timeout]).toEqual([
+      'x',
+      201,
+      { 'X-A': '1' },
+      undefined,
+    ]);
   });
 
   it('keeps null and Infinity timeouts as off', () => {

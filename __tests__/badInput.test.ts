@@ -2,7 +2,6 @@
 // called, or at request time before or after the headers), with which error class and which message
 // (the value received and the fix), and that nothing is left behind: a body handed over is closed,
 // no promise rejection goes unhandled, nothing is logged, and the app goes on serving.
-import net from 'node:net';
 import { Readable } from 'node:stream';
 import type { Express, RequestHandler } from 'express';
 import {
@@ -21,6 +20,7 @@ import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { useTestServer } from './helpers/server.js';
 import { watchWarnings } from './helpers/warnings.js';
+import { rawGet } from './helpers/rawHttp.js';
 import { within } from './helpers/within.js';
 
 type ErrorClass = new (...args: never[]) => Error;
@@ -261,6 +261,12 @@ const definitionRows: CallRow[] = [
     'asyncStream(): `timeout`',
   ),
   {
+    input: 'asyncStream() with null options',
+    call: () => asyncStream(handler, null as never),
+    error: TypeError,
+    says: ['asyncStream(handler, options): options must be an object, but received null'],
+  },
+  {
     input: 'asyncStream() with options given as an array',
     call: () => asyncStream(handler, [{ timeout: 1000 }] as never),
     error: TypeError,
@@ -317,6 +323,12 @@ const definitionRows: CallRow[] = [
       "sse(handler, options): options must be an object, but received string ('keepAlive')",
       'e.g. sse(handler, { keepAlive: 30_000 })',
     ],
+  },
+  {
+    input: 'sse() with null options',
+    call: () => sse(ticks, null as never),
+    error: TypeError,
+    says: ['sse(handler, options): options must be an object, but received null'],
   },
   ...timeoutRows('sse()', (timeout) => sse(ticks, { timeout: timeout as never }), 'sse(): `timeout`'),
   {
@@ -384,6 +396,12 @@ const definitionRows: CallRow[] = [
       'e.g. ndjson(handler, { timeout: 30_000 })',
     ],
   },
+  {
+    input: 'ndjson() with numeric options',
+    call: () => ndjson(ticks, 5 as never),
+    error: TypeError,
+    says: ['ndjson(handler, options): options must be an object, but received number (5)'],
+  },
   ...timeoutRows('ndjson()', (timeout) => ndjson(ticks, { timeout: timeout as never }), 'ndjson(): `timeout`'),
   // withContext(fn)
   {
@@ -392,6 +410,17 @@ const definitionRows: CallRow[] = [
     error: TypeError,
     says: ['withContext(fn) expects an async or sync generator function, but received object'],
   },
+  ...(
+    [
+      [42, 'number (42)'],
+      [undefined, 'undefined'],
+    ] as const
+  ).map(([fn, named]): CallRow => ({
+    input: `withContext() with ${named}`,
+    call: () => withContext(fn as never),
+    error: TypeError,
+    says: [`withContext(fn) expects an async or sync generator function, but received ${named}`],
+  })),
 ];
 
 const STATUS_RANGE = 'status must be an integer from 200 to 599, but received';
@@ -711,18 +740,54 @@ const callRows: CallRow[] = [
       ],
       ['an event that is a number', 42, TypeError, ['but received number (42)']],
       ['an event that is an array', ['a'], TypeError, ["but received array of length 1 ([ 'a' ])"]],
+      [
+        'an event that is undefined',
+        undefined,
+        TypeError,
+        [
+          'encodeEvent(): an event must be a string or an object with data, event, id, retry or comment, but received undefined',
+        ],
+      ],
+      [
+        'undefined data and no other field',
+        { data: undefined },
+        TypeError,
+        ['encodeEvent(): the event object ({ data: undefined }) has none of data, event, id, retry or comment'],
+      ],
+      [
+        'an object without event fields',
+        { message: 'hi' },
+        TypeError,
+        [
+          "the event object ({ message: 'hi' }) has none of data, event, id, retry or comment",
+          'To send a value as JSON, use { data: value }',
+        ],
+      ],
     ] as const
   ).map(([input, event, error, says]): CallRow => ({
     input: `encodeEvent() with ${input}`,
     call: () => encodeEvent(event as never),
     error,
-    says,
+    // Every message names the function first.
+    says: says[0].startsWith('encodeEvent(): ') ? says : ['encodeEvent(): ', ...says],
+  })),
+  ...(
+    [
+      ['a number', () => 42, 'number (42)'],
+      ['a promise (an async function)', async () => 'text', 'Promise object'],
+      ['an array', () => ['a', 'b'], 'array of length 2'],
+    ] as const
+  ).map(([what, fn, named]): CallRow => ({
+    input: `a withContext() wrapper of a function returning ${what}`,
+    call: withContext(fn as never),
+    error: TypeError,
+    says: [`withContext(fn): fn returned ${named}`, 'instead of a generator'],
   })),
   {
     input: 'a withContext() wrapper of a plain function',
     call: withContext(function notAGenerator() {
       return 'x';
-    } as never) as () => unknown,
+    } as never),
     error: TypeError,
     says: ["withContext(fn): notAGenerator returned string ('x') instead of a generator"],
   },
@@ -775,6 +840,12 @@ const kitRows: CallRow[] = [
     call: () => streamRequest('http://127.0.0.1:9', '/', { timeout: 0 }),
     error: RangeError,
     says: ['streamRequest(): `timeout` must be between 1 and 2147483647 milliseconds, but received number (0)'],
+  },
+  {
+    input: 'streamRequest() with timeout -1',
+    call: () => streamRequest('http://127.0.0.1:9', '/', { timeout: -1 }),
+    error: RangeError,
+    says: ['streamRequest(): `timeout` must be between 1 and 2147483647 milliseconds, but received number (-1)'],
   },
   {
     input: "streamRequest() with timeout '5s'",
@@ -867,6 +938,13 @@ const resultRows: RequestRow[] = [
     body: 'not created',
   })),
   {
+    input: 'an empty tuple',
+    route: () => asyncStream(() => [] as never),
+    error: TypeError,
+    says: ['asyncStream(): the handler returned an array of length 0', 'To send a JSON array, return [array, 200].'],
+    body: 'not created',
+  },
+  {
     input: 'a tuple whose body is undefined',
     route: () => asyncStream(() => [undefined, 200] as never),
     error: TypeError,
@@ -894,11 +972,22 @@ const resultRows: RequestRow[] = [
     error: TypeError,
     says: [
       `asyncStream(): the handler returned ${named}`,
+      '[body, status], [body, headers] or [body, status, headers]',
       'where status is an integer from 200 to 599',
       'To send a JSON array, return [array, 200].',
     ],
     body: 'closed',
   })),
+  {
+    input: 'a tuple [body, Map]',
+    route: tupleOf(new Map([['X-A', '1']])),
+    error: TypeError,
+    says: [
+      'asyncStream(): the handler returned [body, Map object',
+      '[body, status], [body, headers] or [body, status, headers]',
+    ],
+    body: 'closed',
+  },
   {
     input: 'a malformed tuple whose body is a promise',
     route: (tracked) => asyncStream(() => [tracked.started(), 'OK'] as never),
@@ -960,6 +1049,18 @@ const resultRows: RequestRow[] = [
     ],
     body: 'not created',
   },
+  ...(
+    [
+      [42, 'number (42)'],
+      [{ data: 'one event' }, "object ({ data: 'one event' })"],
+    ] as const
+  ).map(([result, named]): RequestRow => ({
+    input: `an sse() handler returning ${named}`,
+    route: () => sse(() => result as never),
+    error: TypeError,
+    says: [`sse(): the handler returned ${named}`, 'an async or sync iterable of events'],
+    body: 'not created',
+  })),
   {
     input: 'an ndjson() handler returning a plain object',
     route: () => ndjson(() => ({ id: 1 }) as never),
@@ -1264,20 +1365,6 @@ describe.each(expressVersions)('bad input rejected at request time (%s)', (_vers
 // Header injection, checked on the raw bytes of the response.
 // ---------------------------------------------------------------------------------------------
 
-/** Sends a bare GET over a TCP socket and resolves with every byte of the answer (as Latin-1). */
-function rawGet(baseUrl: string, path: string): Promise<string> {
-  const { hostname, port } = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    const socket = net.connect(Number(port), hostname, () => {
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`);
-    });
-    socket.on('data', (part: Buffer) => parts.push(part));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(Buffer.concat(parts).toString('latin1')));
-  });
-}
-
 interface InjectionRow {
   readonly input: string;
   readonly handler: (tracked: Tracked) => unknown;
@@ -1390,6 +1477,7 @@ describe.each(expressVersions)('header injection (%s)', (_version, createApp) =>
 
 describe('accepted at the boundaries', () => {
   it.each([
+    ['no options ({})', {}],
     ['timeout 1', { timeout: 1 }],
     ['timeout 2147483647', { timeout: 2 ** 31 - 1 }],
     ['timeout Infinity', { timeout: Infinity }],
@@ -1407,6 +1495,7 @@ describe('accepted at the boundaries', () => {
     ['keepAlive null', { keepAlive: null }],
     ['keepAlive Infinity', { keepAlive: Infinity }],
     ['errorEvent false', { errorEvent: false }],
+    ['errorEvent true', { errorEvent: true }],
     ['errorEvent a function', { errorEvent: () => 'failed' }],
   ])('sse() accepts %s', (_case, options) => {
     expect(() => sse(ticks, options)).not.toThrow();

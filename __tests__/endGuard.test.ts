@@ -2,10 +2,9 @@ import timeout from 'connect-timeout';
 import type { Request, Response } from 'express';
 import { asyncStream, currentSignal } from '../src/index.js';
 import { recordErrors, useProcessWatch } from './helpers/app.js';
-import { fetchAll } from './helpers/client.js';
+import { useStreamRequest } from './helpers/connections.js';
 import { deferred } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
-import { useTestServer } from './helpers/server.js';
 import { nodeProcess, watchWarnings } from './helpers/warnings.js';
 
 // Whoever finishes the response while its body streams (the handler itself, an error handler,
@@ -38,7 +37,7 @@ function useCrashWatch(): { readonly uncaught: unknown[] } {
 }
 
 describe.each(expressVersions)('when other code ends the response while the body streams (%s)', (_name, createApp) => {
-  const { serve } = useTestServer();
+  const streamRequest = useStreamRequest();
   const watch = useProcessWatch();
   const crashes = useCrashWatch();
   let warnings: ReturnType<typeof watchWarnings>;
@@ -56,69 +55,91 @@ describe.each(expressVersions)('when other code ends the response while the body
   }
 
   /** A generator function that answers, then yields twice; `afterAnswer` counts steps past the first yield. */
-  type AnsweringHandler = (answer: Answer, trace: { finallies: number; afterAnswer: number }) => Parameters<typeof asyncStream>[0];
+  type AnsweringHandler = (
+    answer: Answer,
+    trace: { finallies: number; afterAnswer: number },
+  ) => Parameters<typeof asyncStream>[0];
   const answeringHandlers: ReadonlyArray<readonly [string, AnsweringHandler]> = [
-    ['async generator', (answer, trace) => async function* (_req, res) {
-      try {
-        answer(res);
-        yield 'x';
-        trace.afterAnswer++;
-        yield 'y';
-      } finally {
-        trace.finallies++;
-      }
-    }],
-    ['sync generator', (answer, trace) => function* (_req, res) {
-      try {
-        answer(res);
-        yield 'x';
-        trace.afterAnswer++;
-        yield 'y';
-      } finally {
-        trace.finallies++;
-      }
-    }],
+    [
+      'async generator',
+      (answer, trace) =>
+        async function* (_req, res) {
+          try {
+            answer(res);
+            yield 'x';
+            trace.afterAnswer++;
+            yield 'y';
+          } finally {
+            trace.finallies++;
+          }
+        },
+    ],
+    [
+      'sync generator',
+      (answer, trace) =>
+        function* (_req, res) {
+          try {
+            answer(res);
+            yield 'x';
+            trace.afterAnswer++;
+            yield 'y';
+          } finally {
+            trace.finallies++;
+          }
+        },
+    ],
   ];
 
   describe.each(answers)('the handler answers with %s before its first yield', (_label, answer, status, body) => {
-    it.each(answeringHandlers)('(%s) answers once, closes the body, warns, and the process survives', async (_kind, handler) => {
-      const app = createApp();
-      const trace = { finallies: 0, afterAnswer: 0 };
-      app.get('/oops', asyncStream(handler(answer, trace)));
-      const errors = recordErrors(app);
-      const received = await fetchAll(await serve(app), '/oops');
-      expect(received.status).toBe(status);
-      expect(received.body.toString()).toBe(status === 204 ? '' : body);
-      expect(received.outcome).toBe('complete');
-      expect(trace.finallies).toBe(1);
-      expect(trace.afterAnswer).toBe(0);
-      expect(errors).toEqual([]);
-      expect(crashes.uncaught).toEqual([]);
-      expect(watch.unhandled).toEqual([]);
-      expectOneRouteWarning('GET /oops');
-    });
+    it.each(answeringHandlers)(
+      '(%s) answers once, closes the body, warns, and the process survives',
+      async (_kind, handler) => {
+        const app = createApp();
+        const trace = { finallies: 0, afterAnswer: 0 };
+        app.get('/oops', asyncStream(handler(answer, trace)));
+        const errors = recordErrors(app);
+        const connection = await streamRequest(app, '/oops');
+        const { body: received, aborted } = await connection.readToEnd();
+        expect(connection.status).toBe(status);
+        expect(received.toString()).toBe(status === 204 ? '' : body);
+        expect(aborted).toBe(false);
+        expect(trace.finallies).toBe(1);
+        expect(trace.afterAnswer).toBe(0);
+        expect(errors).toEqual([]);
+        expect(crashes.uncaught).toEqual([]);
+        expect(watch.unhandled).toEqual([]);
+        expectOneRouteWarning('GET /oops');
+      },
+    );
   });
 
   describe.each([
-    ['async', async function* (_req: Request, res: Response) {
-      yield 'a\n';
-      res.end();
-      yield 'b\n';
-    }],
-    ['sync', function* (_req: Request, res: Response) {
-      yield 'a\n';
-      res.end();
-      yield 'b\n';
-    }],
+    [
+      'async',
+      async function* (_req: Request, res: Response) {
+        yield 'a\n';
+        res.end();
+        yield 'b\n';
+      },
+    ],
+    [
+      'sync',
+      function* (_req: Request, res: Response) {
+        yield 'a\n';
+        res.end();
+        yield 'b\n';
+      },
+    ],
   ])('a %s generator that yields, ends the response, then yields again', (_kind, handler) => {
     it('delivers what it yielded before the end, ends cleanly, writes nothing after, and warns', async () => {
       const app = createApp();
       app.get('/ended', asyncStream(handler));
       const errors = recordErrors(app);
-      const received = await fetchAll(await serve(app), '/ended');
-      expect(received.status).toBe(200);
-      expect(received.body.toString()).toBe('a\n');
-      expect(received.outcome).toBe('complete');
+      const connection = await streamRequest(app, '/ended');
+      const { body: received, aborted } = await connection.readToEnd();
+      expect(connection.status).toBe(200);
+      expect(received.toString()).toBe('a\n');
+      expect(aborted).toBe(false);
       expect(errors).toEqual([]);
       expect(crashes.uncaught).toEqual([]);
       expectOneRouteWarning('GET /ended');
@@ -141,9 +162,10 @@ describe.each(expressVersions)('when other code ends the response while the body
       }),
     );
     const errors = recordErrors(app);
-    const received = await fetchAll(await serve(app), '/late-send');
-    expect(received.body.toString()).toBe('a\n');
-    expect(received.outcome).toBe('aborted');
+    const connection = await streamRequest(app, '/late-send');
+    const { body: received, aborted } = await connection.readToEnd();
+    expect(received.toString()).toBe('a\n');
+    expect(aborted).toBe(true);
     expect(errors).toEqual([expect.objectContaining({ code: 'ERR_HTTP_HEADERS_SENT' })]);
     expect(finallies).toBe(1);
     expect(crashes.uncaught).toEqual([]);
@@ -167,7 +189,7 @@ describe.each(expressVersions)('when other code ends the response while the body
               await new Promise((_resolve, reject) => {
                 signal.addEventListener('abort', () => {
                   aborted.resolve(signal.reason);
-                  reject(signal.reason);
+                  reject(signal.reason as Error);
                 });
               });
               yield 'never';
@@ -179,8 +201,9 @@ describe.each(expressVersions)('when other code ends the response while the body
         ),
       );
       const errors = recordErrors(app);
-      const received = await fetchAll(await serve(app), '/slow');
-      expect(received.status).toBe(503);
+      const connection = await streamRequest(app, '/slow');
+      expect(connection.status).toBe(503);
+      expect((await connection.readToEnd()).aborted).toBe(false);
       expect(await aborted.promise).toMatchObject({ name: 'AbortError' });
       await finalized.promise;
       expect(errors).toHaveLength(1);

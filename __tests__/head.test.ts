@@ -1,16 +1,17 @@
 import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { asyncStream, currentResponse, makeResponse, type AsyncStreamHandler } from '../src/index.js';
-import { openStream, type StreamClientOptions } from './helpers/client.js';
+import type { StreamRequestInit } from '../src/testing/index.js';
+import { useStreamRequest } from './helpers/connections.js';
 import { deferred, settle } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
-import { listen, type TestServer } from './helpers/server.js';
+import { createProducer } from './helpers/producer.js';
 import { trackedIterable } from './helpers/trackedIterable.js';
 import { within } from './helpers/within.js';
 
 /** Every value sent for header `name`, one per header line, in order. */
-function headerLines(rawHeaders: string[], name: string): string[] {
+function headerLines(rawHeaders: readonly string[], name: string): string[] {
   const values: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.toLowerCase() === name.toLowerCase()) values.push(rawHeaders[i + 1]!);
@@ -23,27 +24,23 @@ async function* twoChunks(): AsyncGenerator<string> {
   yield 'two';
 }
 
-describe.each(expressVersions)('response status and headers (%s)', (_name, createApp) => {
-  let server: TestServer | undefined;
-
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-  });
-
-  async function serve(app: Express): Promise<string> {
-    server = await listen(app);
-    return server.url;
-  }
+describe.each(expressVersions)('asyncStream(handler): the status and headers (%s)', (_name, createApp) => {
+  const streamRequest = useStreamRequest();
 
   /** Serves `handler` on `/` (after `before`, when given) and reads the whole response. */
-  async function fetchWith(handler: AsyncStreamHandler, options: StreamClientOptions & { before?: RequestHandler } = {}) {
+  async function fetchWith(handler: AsyncStreamHandler, options: StreamRequestInit & { before?: RequestHandler } = {}) {
     const app = createApp();
     if (options.before) app.use(options.before);
     app.all('/', asyncStream(handler));
-    const client = await openStream(await serve(app), '/', options);
-    const body = (await client.rest()).toString();
-    return { status: client.status, headers: client.headers, rawHeaders: client.rawHeaders, body, outcome: await client.outcome };
+    const client = await streamRequest(app, '/', options);
+    const { body, aborted } = await client.readToEnd();
+    return {
+      status: client.status,
+      headers: client.headers,
+      rawHeaders: client.rawHeaders,
+      body: body.toString(),
+      aborted,
+    };
   }
 
   const setSourceHeader: RequestHandler = (_req, res, next) => {
@@ -94,29 +91,21 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
   describe('when the generator is parked after its first yield', () => {
     it('has already sent the status and headers with the first chunk', async () => {
       const app = createApp();
-      const parked = deferred();
-      const resume = deferred();
+      const producer = createProducer();
       app.get(
         '/',
-        asyncStream(() => [
-          (async function* () {
-            yield 'first';
-            parked.resolve();
-            await resume.promise;
-            yield 'second';
-          })(),
-          203,
-          { 'X-Early': 'yes' },
-        ]),
+        asyncStream(() => [producer.generate(), 203, { 'X-Early': 'yes' }]),
       );
-      const client = await openStream(await serve(app), '/');
-      await within(parked.promise, 'the generator parking after its first yield');
+      producer.push('first');
+      const client = await streamRequest(app, '/');
+      await within(producer.waiting(), 'the generator parking after its first yield');
       expect(client.status).toBe(203);
       expect(client.headers['x-early']).toBe('yes');
       expect((await client.receive())!.toString()).toBe('first');
-      expect(resume.settled).toBe(false);
-      resume.resolve();
-      expect((await client.rest()).toString()).toBe('second');
+      expect(producer.produced).toBe(1);
+      producer.push('second');
+      producer.end();
+      expect(await client.text()).toBe('second');
     });
   });
 
@@ -159,7 +148,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
       });
       expect(response.status).toBe(200);
       expect(response.body).toBe('first second');
-      expect(response.outcome).toBe('complete');
+      expect(response.aborted).toBe(false);
     });
 
     it('keeps the status and headers on the wire when the generator changes its StreamResponse', async () => {
@@ -177,11 +166,11 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
       expect(response.headers['x-before']).toBe('1');
       expect(response.headers).not.toHaveProperty('x-after');
       expect(response.body).toBe('first second');
-      expect(response.outcome).toBe('complete');
+      expect(response.aborted).toBe(false);
     });
   });
 
-  describe('Content-Type', () => {
+  describe('the Content-Type', () => {
     it.each([
       ['a string', 'text', 'text/html; charset=utf-8'],
       ['a Buffer', Buffer.from('bytes'), 'application/octet-stream'],
@@ -220,7 +209,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
     });
   });
 
-  describe('Content-Type charset', () => {
+  describe('the charset of the Content-Type', () => {
     it('adds charset=utf-8 to a text type without one when the chunks are strings', async () => {
       const response = await fetchWith(() => [twoChunks(), { 'Content-Type': 'text/plain' }]);
       expect(response.headers['content-type']).toBe('text/plain; charset=utf-8');
@@ -247,29 +236,32 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
         return twoChunks();
       });
       expect([response.status, response.headers['x-early'], response.body]).toEqual([202, 'yes', 'one two']);
-      expect(response.outcome).toBe('complete');
+      expect(response.aborted).toBe(false);
     });
 
     it('rejects a result that still asks for a status or headers', async () => {
       const app = createApp();
-      app.get('/', asyncStream((_req, res) => {
-        res.flushHeaders();
-        return [twoChunks(), 201];
-      }));
+      app.get(
+        '/',
+        asyncStream((_req, res) => {
+          res.flushHeaders();
+          return [twoChunks(), 201];
+        }),
+      );
       const errors: unknown[] = [];
       app.use(((error, _req, _res, next) => {
         errors.push(error);
         next(error);
       }) as ErrorRequestHandler);
-      const client = await openStream(await serve(app), '/');
+      const client = await streamRequest(app, '/');
       expect(client.status).toBe(200);
-      expect(await client.outcome).toBe('aborted');
+      expect((await client.readToEnd()).aborted).toBe(true);
       expect(errors[0]).toBeInstanceOf(TypeError);
       expect((errors[0] as Error).message).toContain('the handler sent the headers itself');
     });
   });
 
-  describe('framing', () => {
+  describe('how the body is framed', () => {
     it('streams a generator body with Transfer-Encoding: chunked and no Content-Length', async () => {
       const response = await fetchWith(twoChunks);
       expect(response.headers['transfer-encoding']).toBe('chunked');
@@ -289,7 +281,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
     });
   });
 
-  describe('HEAD requests', () => {
+  describe('when the request is HEAD', () => {
     const head = { method: 'HEAD' };
 
     it('sends the status and headers of a streamed body, and no body', async () => {
@@ -298,7 +290,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
       expect(response.status).toBe(203);
       expect(response.headers['x-head']).toBe('yes');
       expect(response.body).toBe('');
-      expect(response.outcome).toBe('complete');
+      expect(response.aborted).toBe(false);
     });
 
     it('never calls next() on the body', async () => {
@@ -316,17 +308,20 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
       expect(calls.return).toBe(1);
     });
 
-    it.each([204, 205, 304])('treats a streamed body with status %i as HEAD: headers only, body closed unpulled', async (status) => {
-      const { iterable, calls, returned } = trackedIterable();
-      const response = await fetchWith(() => [iterable, status, { 'X-Head': 'yes' }]);
-      await within(returned, "the body's return()");
-      expect(response.status).toBe(status);
-      expect(response.headers['x-head']).toBe('yes');
-      expect(response.headers).not.toHaveProperty('content-type');
-      expect(response.body).toBe('');
-      expect(response.outcome).toBe('complete');
-      expect(calls).toEqual({ next: 0, return: 1 });
-    });
+    it.each([204, 205, 304])(
+      'treats a streamed body with status %i as HEAD: headers only, body closed unpulled',
+      async (status) => {
+        const { iterable, calls, returned } = trackedIterable();
+        const response = await fetchWith(() => [iterable, status, { 'X-Head': 'yes' }]);
+        await within(returned, "the body's return()");
+        expect(response.status).toBe(status);
+        expect(response.headers['x-head']).toBe('yes');
+        expect(response.headers).not.toHaveProperty('content-type');
+        expect(response.body).toBe('');
+        expect(response.aborted).toBe(false);
+        expect(calls).toEqual({ next: 0, return: 1 });
+      },
+    );
 
     describe('to a generator-function handler', () => {
       /** A generator function whose generators count return() calls, through their prototype. */
@@ -399,7 +394,7 @@ describe.each(expressVersions)('response status and headers (%s)', (_name, creat
       expect(response.status).toBe(200);
       expect(response.headers['content-length']).toBe('5');
       expect(response.body).toBe('');
-      expect(response.outcome).toBe('complete');
+      expect(response.aborted).toBe(false);
     });
   });
 });

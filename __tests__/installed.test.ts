@@ -6,7 +6,18 @@
 //
 // `npm test` builds dist/ before jest runs. The consumers are in __tests__/fixtures/installed/.
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -44,7 +55,8 @@ interface Ran {
 function run(file: string, args: readonly string[], cwd: string, timeout = 60_000): Promise<Ran> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { cwd, env: childEnv(), timeout, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') reject(new Error(`${[file, ...args].join(' ')}: ${error.message}\n${stderr}`));
+      if (error && typeof error.code !== 'number')
+        reject(new Error(`${[file, ...args].join(' ')}: ${error.message}\n${stderr}`));
       else resolve({ stdout, stderr, code: typeof error?.code === 'number' ? error.code : 0 });
     });
   });
@@ -53,7 +65,8 @@ function run(file: string, args: readonly string[], cwd: string, timeout = 60_00
 /** Like {@link run}, but fails unless the exit code is 0. */
 async function runOk(file: string, args: readonly string[], cwd: string): Promise<string> {
   const ran = await run(file, args, cwd);
-  if (ran.code !== 0) throw new Error(`${[file, ...args].join(' ')} exited with ${ran.code}:\n${ran.stdout}\n${ran.stderr}`);
+  if (ran.code !== 0)
+    throw new Error(`${[file, ...args].join(' ')} exited with ${ran.code}:\n${ran.stdout}\n${ran.stderr}`);
   return ran.stdout;
 }
 
@@ -115,16 +128,30 @@ const pack = lazily(async () => {
 const install = lazily(async () => {
   const tarball = await pack();
   mkdirSync(project);
-  writeFileSync(path.join(project, 'package.json'), `${JSON.stringify({ name: 'consumer', private: true }, null, 2)}\n`);
+  writeFileSync(
+    path.join(project, 'package.json'),
+    `${JSON.stringify({ name: 'consumer', private: true }, null, 2)}\n`,
+  );
   // --offline: the tarball has no dependencies to fetch. --legacy-peer-deps: express, the peer
   // dependency, is linked below rather than installed.
-  await npm(['install', '--offline', '--legacy-peer-deps', '--ignore-scripts', '--no-audit', '--no-fund', tarball], project);
+  await npm(
+    ['install', '--offline', '--legacy-peer-deps', '--ignore-scripts', '--no-audit', '--no-fund', tarball],
+    project,
+  );
   for (const name of ['express', '@types/express', '@types/node']) {
     const link = path.join(project, 'node_modules', name);
     mkdirSync(path.dirname(link), { recursive: true });
     symlinkSync(path.join(root, 'node_modules', name), link, process.platform === 'win32' ? 'junction' : 'dir');
   }
-  for (const file of ['scenario.cjs', 'consumer.cjs', 'consumer.mjs', 'tsconfig.base.json', 'tsconfig.cjs.json', 'tsconfig.esm.json', 'tsconfig.node10.json']) {
+  for (const file of [
+    'scenario.cjs',
+    'consumer.cjs',
+    'consumer.mjs',
+    'tsconfig.base.json',
+    'tsconfig.cjs.json',
+    'tsconfig.esm.json',
+    'tsconfig.node10.json',
+  ]) {
     cpSync(path.join(fixtures, file), path.join(project, file));
   }
   for (const copy of ['consumer.cts', 'consumer.mts', 'consumer-node10.ts']) {
@@ -192,7 +219,12 @@ const runs = {
 };
 
 beforeAll(() => {
-  for (const file of ['dist/cjs/index.js', 'dist/esm/index.js', 'dist/cjs/testing/index.d.ts', 'dist/esm/testing/index.js']) {
+  for (const file of [
+    'dist/cjs/index.js',
+    'dist/esm/index.js',
+    'dist/cjs/testing/index.d.ts',
+    'dist/esm/testing/index.js',
+  ]) {
     if (!existsSync(path.join(root, file))) throw new Error(`${file} is missing: run \`npm run build\` first.`);
   }
   // Everything starts now, in parallel; each test awaits its own part. The catch only keeps a
@@ -225,7 +257,13 @@ function expectedResult(entry: 'cjs' | 'esm'): Omit<Result, 'resolved' | 'builds
       body: 'event: tick\nid: 1\ndata: {"n":1}\n\ndata: bye\n\n',
     },
     rows: { status: 200, contentType: 'application/x-ndjson', body: '{"id":1}\n[2]\n' },
-    fails: { status: 200, received: 'partial', error: 'ResponseAbortedError', isAsyncStreamError: true, isKitClass: true },
+    fails: {
+      status: 200,
+      received: 'partial',
+      error: 'ResponseAbortedError',
+      isAsyncStreamError: true,
+      isKitClass: true,
+    },
   };
 }
 
@@ -234,7 +272,12 @@ describe('the tarball', () => {
     const installed = path.join(await install(), 'node_modules', 'express-async-stream');
     const manifest = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(manifest.name).toBe('express-async-stream');
-    for (const file of ['dist/cjs/index.js', 'dist/cjs/testing/index.d.ts', 'dist/esm/index.d.ts', 'dist/esm/testing/index.js']) {
+    for (const file of [
+      'dist/cjs/index.js',
+      'dist/cjs/testing/index.d.ts',
+      'dist/esm/index.d.ts',
+      'dist/esm/testing/index.js',
+    ]) {
       expect(existsSync(path.join(installed, file))).toBe(true);
     }
     expect(JSON.parse(readFileSync(path.join(installed, 'dist/esm/package.json'), 'utf8'))).toEqual({ type: 'module' });
@@ -272,29 +315,35 @@ describe('TypeScript consumers of the installed package', () => {
     ['consumer.cts, module nodenext (CommonJS)', runs.typesCjs, 'consumer.cts', 'cjs'],
     ['consumer.mts, module nodenext (ES module)', runs.typesEsm, 'consumer.mts', 'esm'],
     ['consumer-node10.ts, moduleResolution node10', runs.typesNode10, 'consumer-node10.ts', 'cjs'],
-  ] as const)('type-checks %s against the installed declarations of both entry points', async (_title, check, consumer, build) => {
-    const files = await check();
-    const other = build === 'cjs' ? 'esm' : 'cjs';
-    const fromPackage = files.filter((file) => file.startsWith('node_modules/express-async-stream/'));
-    expect(files).toContain(consumer);
-    expect(fromPackage).toEqual(
-      expect.arrayContaining([
-        `node_modules/express-async-stream/dist/${build}/index.d.ts`,
-        `node_modules/express-async-stream/dist/${build}/testing/index.d.ts`,
-      ]),
-    );
-    expect(fromPackage.filter((file) => file.includes(`/dist/${other}/`))).toEqual([]);
-  });
+  ] as const)(
+    'type-checks %s against the installed declarations of both entry points',
+    async (_title, check, consumer, build) => {
+      const files = await check();
+      const other = build === 'cjs' ? 'esm' : 'cjs';
+      const fromPackage = files.filter((file) => file.startsWith('node_modules/express-async-stream/'));
+      expect(files).toContain(consumer);
+      expect(fromPackage).toEqual(
+        expect.arrayContaining([
+          `node_modules/express-async-stream/dist/${build}/index.d.ts`,
+          `node_modules/express-async-stream/dist/${build}/testing/index.d.ts`,
+        ]),
+      );
+      expect(fromPackage.filter((file) => file.includes(`/dist/${other}/`))).toEqual([]);
+    },
+  );
 
   it.each([
     ['CommonJS', 'cjs', runs.tsCjs, 'out/consumer.cjs', /require\("express-async-stream\/testing"\)/],
     ['ES module', 'esm', runs.tsEsm, 'out/consumer.mjs', /from 'express-async-stream\/testing'/],
-  ] as const)('runs the compiled %s consumer with the same results', async (_title, entry, result, output, importLine) => {
-    const { builds, ...seen } = await result();
-    expect(readFileSync(path.join(project, output), 'utf8')).toMatch(importLine);
-    expect(builds).toEqual(entry === 'cjs' ? ['node_modules/express-async-stream/dist/cjs'] : []);
-    expect(seen).toEqual(expectedResult(entry));
-  });
+  ] as const)(
+    'runs the compiled %s consumer with the same results',
+    async (_title, entry, result, output, importLine) => {
+      const { builds, ...seen } = await result();
+      expect(readFileSync(path.join(project, output), 'utf8')).toMatch(importLine);
+      expect(builds).toEqual(entry === 'cjs' ? ['node_modules/express-async-stream/dist/cjs'] : []);
+      expect(seen).toEqual(expectedResult(entry));
+    },
+  );
 });
 
 describe('package linters, on the tarball', () => {
@@ -316,7 +365,10 @@ describe('package linters, on the tarball', () => {
   ])('arethetypeswrong resolves %s to the declarations of the matching build', async (subpath, declarations) => {
     const { resolutions } = (await runs.attw()).report.analysis.entrypoints[subpath]!;
     const resolved = Object.fromEntries(
-      Object.entries(resolutions).map(([mode, { resolution }]) => [mode, resolution?.fileName.replace('/node_modules/express-async-stream/', '')]),
+      Object.entries(resolutions).map(([mode, { resolution }]) => [
+        mode,
+        resolution?.fileName.replace('/node_modules/express-async-stream/', ''),
+      ]),
     );
     expect(resolved).toEqual({
       node10: `dist/cjs/${declarations}`,

@@ -3,8 +3,8 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Express } from 'express';
 import { asyncStream, currentRequest } from '../src/index.js';
-import { openStream } from './helpers/client.js';
 import { deferred, settle } from './helpers/deferred.js';
+import { getOnAgent } from './helpers/rawHttp.js';
 import { expressVersions } from './helpers/express.js';
 import { listen, type TestServer } from './helpers/server.js';
 import { watchWarnings } from './helpers/warnings.js';
@@ -54,9 +54,8 @@ describe.each(expressVersions)('keep-alive connections (%s)', (_name, createApp)
     const keepAlive = agent;
     /** GETs `path` on the one keep-alive connection; resolves once the server closed the response. */
     async function get(path: string): Promise<string> {
-      const client = await openStream(url, path, { agent: keepAlive });
-      const body = (await client.rest()).toString();
-      expect(await client.outcome).toBe('complete');
+      const { body, aborted } = await getOnAgent(url, path, keepAlive);
+      expect(aborted).toBe(false);
       await within(closed.at(-1)!, `the server closing the response to ${path}`);
       return body;
     }

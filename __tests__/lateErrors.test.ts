@@ -3,9 +3,8 @@ import compression from 'compression';
 import type { Express, RequestHandler } from 'express';
 import { asyncStream, ndjson, sse } from '../src/index.js';
 import { recordErrors, useProcessWatch } from './helpers/app.js';
-import { fetchAll, openStream } from './helpers/client.js';
+import { useStreamRequest } from './helpers/connections.js';
 import { expressVersions } from './helpers/express.js';
-import { useTestServer } from './helpers/server.js';
 
 // The late-error contract: what the producer yielded before it failed reaches the client, then
 // the connection is cut (never a clean end), on every Node line and behind compression().
@@ -48,7 +47,8 @@ const kinds: Kind[] = [
   },
   {
     name: 'sse()',
-    route: (timing, finallies) => sse(() => twoThenThrow({ id: 1, data: 'one' }, { id: 2, data: 'two' }, timing, finallies)),
+    route: (timing, finallies) =>
+      sse(() => twoThenThrow({ id: 1, data: 'one' }, { id: 2, data: 'two' }, timing, finallies)),
     expected: 'id: 1\ndata: one\n\nid: 2\ndata: two\n\n',
     compressible: false,
   },
@@ -82,7 +82,7 @@ const encodings = [
 ] as const;
 
 describe.each(expressVersions)('a producer that fails after the headers (%s)', (_express, createApp) => {
-  const { serve } = useTestServer();
+  const streamRequest = useStreamRequest();
   const watch = useProcessWatch();
 
   describe.each(encodings)('%s', (_label, encoding) => {
@@ -94,16 +94,15 @@ describe.each(expressVersions)('a producer that fails after the headers (%s)', (
         if (encoding !== undefined) app.use(compression({ threshold: 0, filter: () => true }));
         app.get('/late', kind.route(timing, finallies));
         const errors = recordErrors(app);
-        const url = await serve(app);
 
-        const client = await openStream(url, '/late', { headers: { 'Accept-Encoding': encoding ?? 'identity' } });
-        const body = await client.rest();
+        const client = await streamRequest(app, '/late', { headers: { 'Accept-Encoding': encoding ?? 'identity' } });
+        const { body, aborted } = await client.readToEnd();
 
         expect(client.status).toBe(200);
         const sent = kind.compressible ? encoding : undefined;
         expect(client.headers['content-encoding']).toBe(sent);
         expect(decode(body, sent)).toBe(kind.expected);
-        expect(await client.outcome).toBe('aborted');
+        expect(aborted).toBe(true);
         expect(errors).toEqual([boom]);
         expect(finallies.count).toBe(1);
         expect(watch.unhandled).toEqual([]);
@@ -123,8 +122,8 @@ describe.each(expressVersions)('a producer that fails after the headers (%s)', (
     );
     recordErrors(app);
     app.use(((_error, _req, res, _next) => res.status(500).send('failed')) as import('express').ErrorRequestHandler);
-    const received = await fetchAll(await serve(app), '/early');
-    expect(received.status).toBe(500);
-    expect(received.outcome).toBe('complete');
+    const connection = await streamRequest(app, '/early');
+    expect(connection.status).toBe(500);
+    expect((await connection.readToEnd()).aborted).toBe(false);
   });
 });

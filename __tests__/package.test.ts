@@ -92,7 +92,14 @@ async function runScript<T>(name: string): Promise<T> {
 
 /** Type-checks a fixture project with the repository's TypeScript; resolves with the files it read. */
 async function typeCheck(project: string): Promise<string[]> {
-  const stdout = await run(process.execPath, [tsc, '-p', path.join(fixtures, project), '--listFiles', '--pretty', 'false']);
+  const stdout = await run(process.execPath, [
+    tsc,
+    '-p',
+    path.join(fixtures, project),
+    '--listFiles',
+    '--pretty',
+    'false',
+  ]);
   return stdout
     .split('\n')
     .filter((line) => line.trim() !== '')
@@ -146,7 +153,10 @@ interface SharedResult {
   context: Record<string, { status: number; seen: Seen }>;
   later: Record<string, Seen>;
   responses: Record<string, { status: number; madeBy: string; body: string }>;
-  timeouts: Record<string, { status: number; isAsyncStreamError: boolean; instanceofOwnClass: boolean; instanceofOtherClass: boolean }>;
+  timeouts: Record<
+    string,
+    { status: number; isAsyncStreamError: boolean; instanceofOwnClass: boolean; instanceofOtherClass: boolean }
+  >;
   brands: Record<string, boolean>;
 }
 
@@ -220,7 +230,11 @@ describe.each([
 
   it('sends a JSON body whole', async () => {
     const { json } = (await result()).responses;
-    expect(json).toMatchObject({ status: 200, contentType: 'application/json; charset=utf-8', body: JSON.stringify({ entry }) });
+    expect(json).toMatchObject({
+      status: 200,
+      contentType: 'application/json; charset=utf-8',
+      body: JSON.stringify({ entry }),
+    });
     expect(json.contentLength).toBe(String(Buffer.byteLength(json.body)));
   });
 
@@ -259,7 +273,13 @@ describe('both builds loaded in one process (import and require)', () => {
       const { context } = await runs.shared();
       expect(context[direction]).toEqual({
         status: 200,
-        seen: { esm: `${direction}-id`, cjs: `${direction}-id`, sameRequest: true, sameResponse: true, sameSignal: true },
+        seen: {
+          esm: `${direction}-id`,
+          cjs: `${direction}-id`,
+          sameRequest: true,
+          sameResponse: true,
+          sameSignal: true,
+        },
       });
     },
   );
@@ -298,7 +318,7 @@ describe('both builds loaded in one process (import and require)', () => {
     },
   );
 
-  it('recognises each other\'s errors and responses, and nothing else', async () => {
+  it("recognises each other's errors and responses, and nothing else", async () => {
     expect((await runs.shared()).brands).toEqual({
       esmResponseIsCjsResponse: true,
       cjsResponseIsEsmResponse: true,
@@ -413,7 +433,11 @@ describe('package.json', () => {
         'package.json',
       ]),
     );
-    expect(files.filter((file) => !/^dist\/(cjs|esm)\//.test(file) && !/^(package\.json|README\.md|LICENSE(\.md)?)$/.test(file))).toEqual([]);
+    expect(
+      files.filter(
+        (file) => !/^dist\/(cjs|esm)\//.test(file) && !/^(package\.json|README\.md|LICENSE(\.md)?)$/.test(file),
+      ),
+    ).toEqual([]);
     // Every module of each build ships with its declaration.
     const modules = files.filter((file) => file.endsWith('.js'));
     expect(modules.filter((file) => !files.includes(file.replace(/\.js$/, '.d.ts')))).toEqual([]);
@@ -422,7 +446,10 @@ describe('package.json', () => {
 
 describe('the ./testing entry point', () => {
   it('exposes the test kit to require()', async () => {
-    const stdout = await run(process.execPath, ['-e', `const mod = require('express-async-stream/testing'); ${describeExports}`]);
+    const stdout = await run(process.execPath, [
+      '-e',
+      `const mod = require('express-async-stream/testing'); ${describeExports}`,
+    ]);
     expect(JSON.parse(stdout)).toEqual(TESTING_EXPORTS);
   });
 

@@ -136,11 +136,15 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
     it('coalesces them into one write, in order', async () => {
       const app = createApp();
       const writes: number[] = [];
-      app.get('/', countWrites(writes), asyncStream(async function* () {
-        yield 'a';
-        yield Buffer.from('b');
-        yield 'c';
-      }));
+      app.get(
+        '/',
+        countWrites(writes),
+        asyncStream(async function* () {
+          yield 'a';
+          yield Buffer.from('b');
+          yield 'c';
+        }),
+      );
       const client = await streamRequest(app, '/');
       expect((await client.buffer()).toString()).toBe('abc');
       expect(writes).toEqual([3]);
@@ -150,9 +154,13 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
     it('writes a batch as soon as it holds 16 KiB', async () => {
       const app = createApp();
       const writes: number[] = [];
-      app.get('/', countWrites(writes), asyncStream(function* () {
-        for (let i = 0; i < 2048; i++) yield 'sixteen bytes!!\n';
-      }));
+      app.get(
+        '/',
+        countWrites(writes),
+        asyncStream(function* () {
+          for (let i = 0; i < 2048; i++) yield 'sixteen bytes!!\n';
+        }),
+      );
       const client = await streamRequest(app, '/');
       expect((await client.buffer()).length).toBe(2048 * 16);
       expect(writes).toEqual([16 * KiB, 16 * KiB]);
@@ -162,14 +170,19 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
   describe('with chunks of every accepted kind', () => {
     it('sends their bytes in order, strings as UTF-8', async () => {
       const app = createApp();
-      app.get('/', asyncStream(async function* () {
-        yield 'héllo ';
-        yield Buffer.from([0xe2, 0x9c, 0x93]);
-        yield new Uint8Array([0x20, 0x21]);
-        yield '✓';
-      }));
+      app.get(
+        '/',
+        asyncStream(async function* () {
+          yield 'héllo ';
+          yield Buffer.from([0xe2, 0x9c, 0x93]);
+          yield new Uint8Array([0x20, 0x21]);
+          yield '✓';
+        }),
+      );
       const client = await streamRequest(app, '/');
-      expect(await client.buffer()).toEqual(Buffer.concat([Buffer.from('héllo ', 'utf8'), Buffer.from('✓ !✓', 'utf8')]));
+      expect(await client.buffer()).toEqual(
+        Buffer.concat([Buffer.from('héllo ', 'utf8'), Buffer.from('✓ !✓', 'utf8')]),
+      );
     });
 
     it('sends each chunk as it is produced, not at the end', async () => {
@@ -190,20 +203,26 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
   describe('with empty chunks', () => {
     it('skips them without ending the body early', async () => {
       const app = createApp();
-      app.get('/', asyncStream(function* () {
-        yield 'a';
-        yield '';
-        yield Buffer.alloc(0);
-        yield new Uint8Array(0);
-        yield 'b';
-      }));
+      app.get(
+        '/',
+        asyncStream(function* () {
+          yield 'a';
+          yield '';
+          yield Buffer.alloc(0);
+          yield new Uint8Array(0);
+          yield 'b';
+        }),
+      );
       const client = await streamRequest(app, '/');
       expect((await client.buffer()).toString()).toBe('ab');
     });
 
     it('ends an all-empty body cleanly with the status and no Content-Type', async () => {
       const app = createApp();
-      app.get('/', asyncStream(() => [['', ''].values(), 202] as const));
+      app.get(
+        '/',
+        asyncStream(() => [['', ''].values(), 202] as const),
+      );
       const client = await streamRequest(app, '/');
       expect(client.status).toBe(202);
       expect(client.headers['content-type']).toBeUndefined();
@@ -214,10 +233,13 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
   describe('with other sources', () => {
     it('streams a sync generator', async () => {
       const app = createApp();
-      app.get('/', asyncStream(function* () {
-        yield 'x';
-        yield 'y';
-      }));
+      app.get(
+        '/',
+        asyncStream(function* () {
+          yield 'x';
+          yield 'y';
+        }),
+      );
       const client = await streamRequest(app, '/');
       expect(client.headers['transfer-encoding']).toBe('chunked');
       expect((await client.buffer()).toString()).toBe('xy');
@@ -226,7 +248,10 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
     it('streams a Node Readable chunk by chunk', async () => {
       const app = createApp();
       const readable = new Readable({ read() {} });
-      app.get('/', asyncStream(() => readable));
+      app.get(
+        '/',
+        asyncStream(() => readable),
+      );
       readable.push('first');
       const client = await streamRequest(app, '/');
       expect((await client.receive())!.toString()).toBe('first');
@@ -240,7 +265,10 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
       const app = createApp();
       let controller!: ReadableStreamDefaultController<Uint8Array>;
       const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
-      app.get('/', asyncStream(() => stream));
+      app.get(
+        '/',
+        asyncStream(() => stream),
+      );
       controller.enqueue(new TextEncoder().encode('first'));
       const client = await streamRequest(app, '/');
       expect(client.headers['content-type']).toBe('application/octet-stream');
@@ -258,7 +286,10 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
         start: (c) => c.enqueue('first'),
         cancel: (reason) => cancelled.resolve(reason),
       });
-      app.get('/', asyncStream(() => stream));
+      app.get(
+        '/',
+        asyncStream(() => stream),
+      );
       const errors = recordErrors(app);
       const client = await streamRequest(app, '/');
       await client.receive();
@@ -270,7 +301,10 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
     it('destroys a Readable whose client went away', async () => {
       const app = createApp();
       const readable = new Readable({ read() {} });
-      app.get('/', asyncStream(() => readable));
+      app.get(
+        '/',
+        asyncStream(() => readable),
+      );
       readable.push('first');
       const client = await streamRequest(app, '/');
       await client.receive();
@@ -282,7 +316,10 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
       const app = createApp();
       const readable = new Readable({ read() {} });
       const failure = new Error('disk gone');
-      app.get('/', asyncStream(() => readable));
+      app.get(
+        '/',
+        asyncStream(() => readable),
+      );
       const errors = recordErrors(app);
       readable.push('first');
       const client = await streamRequest(app, '/');

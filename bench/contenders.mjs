@@ -21,7 +21,11 @@ export const contenders = {
         const w = routes[req.url.slice(1)];
         if (!w) return res.writeHead(404).end();
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
-        writeLoop(res, (signal) => w.gen(signal), (chunk) => chunk);
+        writeLoop(
+          res,
+          (signal) => w.gen(signal),
+          (chunk) => chunk,
+        );
       }),
     );
   },
@@ -34,7 +38,11 @@ export const contenders = {
     for (const name of names) {
       app.get(`/${name}`, (req, res) => {
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
-        writeLoop(res, (signal) => routes[name].gen(signal), (chunk) => chunk);
+        writeLoop(
+          res,
+          (signal) => routes[name].gen(signal),
+          (chunk) => chunk,
+        );
       });
     }
     return listenNode(http.createServer(app));
@@ -56,9 +64,13 @@ export const contenders = {
   // currentSignal(): the package hands its own signal to user code.
   async 'express asyncStream'() {
     const { default: express } = await import('express');
-    const { asyncStream, currentSignal } = await import('express-async-stream');
+    const { asyncStream, currentSignal } = await import('./package.mjs');
     const app = express();
-    for (const name of names) app.get(`/${name}`, asyncStream(() => routes[name].gen(currentSignal())));
+    for (const name of names)
+      app.get(
+        `/${name}`,
+        asyncStream(() => routes[name].gen(currentSignal())),
+      );
     return listenNode(http.createServer(app));
   },
 

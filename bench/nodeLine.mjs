@@ -13,7 +13,9 @@ const PACKAGE = `node-${process.platform}-${process.arch}`;
 /** Path of Node `major`'s binary, installed from the npm registry unless cached. */
 export async function nodeBinary(major) {
   if (!/^[1-9]\d*$/.test(major)) {
-    throw new RangeError(`--node must be a Node major version such as 26 or 20, but received ${JSON.stringify(major)}.`);
+    throw new RangeError(
+      `--node must be a Node major version such as 26 or 20, but received ${JSON.stringify(major)}.`,
+    );
   }
   const prefix = `${CACHE}${major}`;
   const binary = `${prefix}/node_modules/${PACKAGE}/bin/node`;

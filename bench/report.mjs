@@ -22,7 +22,8 @@ export const percentile = (xs, p) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
 
-const fmt = (x, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (x, digits = 0) =>
+  x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 // No ratio to a baseline at or below `noise`: held memory comes out near zero (or below
 // its baseline), where a ratio is noise.
 const ratio = (x, base, noise = 0) => (base > noise ? `${(x / base).toFixed(2)}×` : '—');
@@ -48,7 +49,9 @@ export function renderThroughput(throughput, { rounds, warmups, measured }) {
   const rows = [
     `Throughput and latency: ${rounds} round${rounds === 1 ? '' : 's'}, medians over rounds. Each round's server first serves ` +
       `${warmups.octet} unmeasured full-size request${warmups.octet === 1 ? '' : 's'} of big and of small (sse: ${warmups.sse}), ` +
-      (measured === 1 ? 'then 1 measured one; ' : `then ${measured} measured ones, whose median is the round's figure; `) +
+      (measured === 1
+        ? 'then 1 measured one; '
+        : `then ${measured} measured ones, whose median is the round's figure; `) +
       'latency: one request of 50 chunks, after those. MB = 10⁶ bytes. ' +
       'sse rows: ratios to the hand-written SSE loop and to the SSE floor; each library with its default options (sse(): keep-alive 15 s). ' +
       `Floor: node:http, chunks of one tick coalesced into one write (16 KiB cap), 'drain' awaited, nothing else.`,

@@ -59,7 +59,9 @@ export async function measureDisconnect(child) {
   const streams = stats.disconnect;
   const ids = new Set(drops.map((d) => d.id));
   if (streams.length !== DISCONNECT.streams || ids.size !== DISCONNECT.streams || drops.some((d) => !streams[d.id])) {
-    throw new Error(`disconnect: ${streams.length} server streams and ${ids.size} distinct ids read, expected ${DISCONNECT.streams}`);
+    throw new Error(
+      `disconnect: ${streams.length} server streams and ${ids.size} distinct ids read, expected ${DISCONNECT.streams}`,
+    );
   }
   const after = drops.map((d) => streams[d.id].produced - d.received);
   const finished = drops.filter((d) => {

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startChild } from './childProcess.mjs';
 import { contenders } from './contenders.mjs';
+import { installDependencies } from './dependencies.mjs';
 import { floorContenders, sseFloorContenders } from './floorContenders.mjs';
 import { nodeBinary } from './nodeLine.mjs';
 import { machineLine, median, percentile, renderResources, renderThroughput } from './report.mjs';
@@ -30,6 +31,7 @@ import { runThroughput, workloads } from './workloads.mjs';
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, node: { type: 'string', default: '26' } },
 });
+installDependencies();
 const node = await nodeBinary(args.node);
 if (realpathSync(process.execPath) !== realpathSync(node)) {
   const runner = spawn(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
@@ -48,7 +50,15 @@ const quick = args.quick;
 // which both the floor and this package settled on Node 26 and Node 20 (bench/README.md):
 // the SSE floor settles later, after its first major GC, around its 4th–5th request.
 const plan = quick
-  ? { mode: 'quick', rounds: 1, warmups: { octet: 1, sse: 1 }, measured: 1, resourceRounds: 1, idleStreams: 500, slowWindowMs: 1000 }
+  ? {
+      mode: 'quick',
+      rounds: 1,
+      warmups: { octet: 1, sse: 1 },
+      measured: 1,
+      resourceRounds: 1,
+      idleStreams: 500,
+      slowWindowMs: 1000,
+    }
   : {
       mode: 'full',
       rounds: 5,

@@ -17,16 +17,24 @@ export const sseContenders = {
         const w = sseWorkloads[req.url.slice(1)];
         if (!w) return res.writeHead(404).end();
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-        writeLoop(res, () => w.gen(), (data) => `data: ${data}\n\n`);
+        writeLoop(
+          res,
+          () => w.gen(),
+          (data) => `data: ${data}\n\n`,
+        );
       }),
     );
   },
 
   async 'express sse()'() {
     const { default: express } = await import('express');
-    const { sse } = await import('express-async-stream');
+    const { sse } = await import('./package.mjs');
     const app = express();
-    for (const name of names) app.get(`/${name}`, sse(() => sseWorkloads[name].gen()));
+    for (const name of names)
+      app.get(
+        `/${name}`,
+        sse(() => sseWorkloads[name].gen()),
+      );
     return listenNode(http.createServer(app));
   },
 

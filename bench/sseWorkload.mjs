@@ -71,7 +71,12 @@ export function runSse(baseUrl, route) {
       res.on('end', () => {
         const ms = performance.now() - t0;
         const type = res.headers['content-type'] ?? '';
-        if (res.statusCode !== 200 || !type.startsWith('text/event-stream') || counter.events !== expected || counter.tail.trim()) {
+        if (
+          res.statusCode !== 200 ||
+          !type.startsWith('text/event-stream') ||
+          counter.events !== expected ||
+          counter.tail.trim()
+        ) {
           return reject(
             new Error(
               `${route}: got status ${res.statusCode}, ${type || 'no content-type'}, ${counter.events} events ` +

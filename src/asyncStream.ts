@@ -61,7 +61,12 @@ export function asyncStream<P = ParamsDictionary, ReqBody = RequestBody, ReqQuer
   options: AsyncStreamOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
   assertHandler(handler, 'asyncStream', 'rows');
-  const { timeout } = resolveOptions('asyncStream(handler, options)', options, optionTable, 'asyncStream(handler, { timeout: 30_000 })');
+  const { timeout } = resolveOptions(
+    'asyncStream(handler, options)',
+    options,
+    optionTable,
+    'asyncStream(handler, { timeout: 30_000 })',
+  );
   return createStreamHandler(handler, bodyFormat(timeout));
 }
 

@@ -77,7 +77,12 @@ export function ndjson<P = ParamsDictionary, ReqBody = RequestBody, ReqQuery = Q
   options: NdjsonOptions = {},
 ): RequestHandler<P, unknown, ReqBody, ReqQuery> {
   assertHandler(handler, 'ndjson', 'rows');
-  const { timeout } = resolveOptions('ndjson(handler, options)', options, optionTable, 'ndjson(handler, { timeout: 30_000 })');
+  const { timeout } = resolveOptions(
+    'ndjson(handler, options)',
+    options,
+    optionTable,
+    'ndjson(handler, { timeout: 30_000 })',
+  );
   return createStreamHandler(handler, linesFormat(timeout));
 }
 

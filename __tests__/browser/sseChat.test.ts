@@ -44,7 +44,10 @@ async function messageIds(page: Page): Promise<number[]> {
 
 /** Resolves once `page` shows at least `count` items in `list` (the tests' only wait in the page). */
 const untilItems = (page: Page, list: '#messages' | '#ticks', count: number): Promise<void> =>
-  page.locator(`${list} li`).nth(count - 1).waitFor();
+  page
+    .locator(`${list} li`)
+    .nth(count - 1)
+    .waitFor();
 
 describeInChromium('examples/sse-chat in Chromium', () => {
   let browser: Browser;

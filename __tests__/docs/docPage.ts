@@ -29,7 +29,11 @@ export interface DocPage {
 const root = path.join(__dirname, '..', '..');
 
 function codeBlocks(markdown: string): { lang: string; code: string; offset: number }[] {
-  return [...markdown.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((match) => ({ lang: match[1]!, code: match[2]!, offset: match.index! }));
+  return [...markdown.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((match) => ({
+    lang: match[1]!,
+    code: match[2]!,
+    offset: match.index,
+  }));
 }
 
 /** The page at `relativePath` from the repository root, e.g. `docPage('docs/recipes.md')`. */
@@ -44,7 +48,10 @@ export function docPage(relativePath: string): DocPage {
   return {
     block(marker) {
       const found = blocks.filter((block) => block.code.includes(marker));
-      if (found.length !== 1) throw new Error(`${relativePath} has ${found.length} code blocks containing ${JSON.stringify(marker)}, expected 1.`);
+      if (found.length !== 1)
+        throw new Error(
+          `${relativePath} has ${found.length} code blocks containing ${JSON.stringify(marker)}, expected 1.`,
+        );
       return use(found)[0]!;
     },
     section(heading) {
@@ -63,7 +70,9 @@ export function docPage(relativePath: string): DocPage {
       return use(blocks.filter((block) => block.lang === lang));
     },
     expectEveryBlockUsed() {
-      const unused = blocks.filter((block) => !used.has(block.offset)).map((block) => `\`\`\`${block.lang} ${block.code.split('\n')[0]}`);
+      const unused = blocks
+        .filter((block) => !used.has(block.offset))
+        .map((block) => `\`\`\`${block.lang} ${block.code.split('\n')[0]}`);
       expect(unused).toEqual([]);
     },
   };
@@ -82,9 +91,17 @@ export function runBlock(block: string, globals: Record<string, unknown> = {}): 
   const { outputText } = ts.transpileModule(block, {
     compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
   });
+  // The block's imports, resolved here so that `express-async-stream` is this checkout's source.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const requireFromBlock = (id: string): unknown => require(ownModules[id] ?? id);
   const names = Object.keys(globals);
   const exports: Record<string, unknown> = {};
-  new Function('require', 'exports', ...names, outputText)(requireFromBlock, exports, ...names.map((name) => globals[name]));
+  // A module scope for the transpiled block, whose free variables are the test's `globals`.
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call
+  new Function('require', 'exports', ...names, outputText)(
+    requireFromBlock,
+    exports,
+    ...names.map((name) => globals[name]),
+  );
   return exports;
 }

@@ -3,7 +3,15 @@ import http from 'node:http';
 import path from 'node:path';
 import express, { type RequestHandler } from 'express';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asyncStream, currentRequest, currentResponse, currentSignal, makeResponse, sse, withContext } from '../../src/index.js';
+import {
+  asyncStream,
+  currentRequest,
+  currentResponse,
+  currentSignal,
+  makeResponse,
+  sse,
+  withContext,
+} from '../../src/index.js';
 import { ReceiveTimeoutError, ResponseAbortedError, streamRequest } from '../../src/testing/index.js';
 import { recordErrors, useProcessWatch } from '../helpers/app.js';
 import { watchWarnings } from '../helpers/warnings.js';
@@ -87,14 +95,21 @@ const producers: Record<string, () => Error | Promise<Error>> = {
   '… must be between 1 and': () => thrown(() => asyncStream(handler, { timeout: 0 })),
   'GET /path: no chunk was written for N ms (before': () => errorOf(asyncStream(never, { timeout: 50 })),
   'GET /path: no chunk was written for N ms (after': () =>
-    errorOf(asyncStream(async function* () {
-      yield 'a';
-      await never();
-    }, { timeout: 50 })),
+    errorOf(
+      asyncStream(
+        async function* () {
+          yield 'a';
+          await never();
+        },
+        { timeout: 50 },
+      ),
+    ),
   'asyncStream(): chunk N': () =>
-    errorOf(asyncStream(async function* () {
-      yield 42 as never;
-    })),
+    errorOf(
+      asyncStream(async function* () {
+        yield 42 as never;
+      }),
+    ),
   'asyncStream(): cannot send': () => errorOf(asyncStream(() => 42 as never)),
   'asyncStream(): the handler returned … An array': () => errorOf(asyncStream(() => ['a', 'b', 'c', 'd'] as never)),
   'asyncStream(): the handler returned [object': () => errorOf(asyncStream(() => [{ id: 1 }, { id: 2 }] as never)),
@@ -105,8 +120,10 @@ const producers: Record<string, () => Error | Promise<Error>> = {
   '… is not a valid header name': () => thrown(() => makeResponse('x', 200, { 'X A': 'b' })),
   'header "…" must be a string': () => thrown(() => makeResponse('x', 200, { 'X-A': null as never })),
   'header "…" contains a CR': () => thrown(() => makeResponse('x', 200, { 'X-A': 'a\r\nb' })),
-  'header "…" contains the character': () => thrown(() => makeResponse('x', 200, { 'Content-Disposition': 'attachment; filename="rapport-€.csv"' })),
-  'header "…" must be one non-negative integer': () => thrown(() => makeResponse('x', 200, { 'Content-Length': 'abc' })),
+  'header "…" contains the character': () =>
+    thrown(() => makeResponse('x', 200, { 'Content-Disposition': 'attachment; filename="rapport-€.csv"' })),
+  'header "…" must be one non-negative integer': () =>
+    thrown(() => makeResponse('x', 200, { 'Content-Length': 'abc' })),
   'currentRequest() was called outside': () => thrown(() => currentRequest()),
   'withContext(fn) expects': () => thrown(() => withContext(5 as never)),
   'withContext(fn): name returned': () => {
@@ -116,46 +133,77 @@ const producers: Record<string, () => Error | Promise<Error>> = {
     return thrown(() => notAGenerator());
   },
   'asyncStream(): the handler sent the headers itself': () =>
-    errorOf(asyncStream((_req, res) => {
-      res.flushHeaders();
-      return [handler(), 201];
-    })),
+    errorOf(
+      asyncStream((_req, res) => {
+        res.flushHeaders();
+        return [handler(), 201];
+      }),
+    ),
   'AsyncStreamWarning: asyncStream(): the handler for GET /path answered': () =>
-    warningOf(asyncStream((_req, res) => {
-      res.send('answered');
-      return 'also a body';
-    })),
+    warningOf(
+      asyncStream((_req, res) => {
+        res.send('answered');
+        return 'also a body';
+      }),
+    ),
   'AsyncStreamWarning: asyncStream(): the response to GET /path was ended': () =>
-    warningOf(asyncStream(async function* () {
-      yield 'a';
-      currentResponse().end();
-      yield 'b';
-    })),
+    warningOf(
+      asyncStream(async function* () {
+        yield 'a';
+        currentResponse().end();
+        yield 'b';
+      }),
+    ),
   'AsyncStreamWarning: asyncStream(): the handler for GET /path returned undefined': () =>
     warningOf(asyncStream(() => undefined, { timeout: 50 })),
   'AsyncStreamWarning: sse(): `errorEvent` returned': () =>
-    warningOf(sse(async function* () {
-      yield 'a';
-      throw new Error('failed');
-    }, { errorEvent: () => ({ retry: -1 }) })),
+    warningOf(
+      sse(
+        async function* () {
+          yield 'a';
+          throw new Error('failed');
+        },
+        { errorEvent: () => ({ retry: -1 }) },
+      ),
+    ),
   'AsyncStreamWarning: sse(): `errorEvent` threw': () =>
-    warningOf(sse(async function* () {
-      yield 'a';
-      throw new Error('failed');
-    }, { errorEvent: () => {
-      throw new Error('mapping failed');
-    } })),
+    warningOf(
+      sse(
+        async function* () {
+          yield 'a';
+          throw new Error('failed');
+        },
+        {
+          errorEvent: () => {
+            throw new Error('mapping failed');
+          },
+        },
+      ),
+    ),
   'GET URL: the server closed the connection': async () => {
-    const connection = await streamRequest(appWith(asyncStream(async function* () {
-      yield 'partial';
-      throw new Error('failed');
-    })), '/path');
+    const connection = await streamRequest(
+      appWith(
+        asyncStream(async function* () {
+          yield 'partial';
+          throw new Error('failed');
+        }),
+      ),
+      '/path',
+    );
     return rejection(connection.text(), ResponseAbortedError);
   },
   'GET URL: … did not arrive within': async () => {
-    const connection = await streamRequest(appWith(sse(async function* () {
-      await sleep(60_000, undefined, { signal: currentSignal() });
-    }, { keepAlive: null })), '/path');
+    const connection = await streamRequest(
+      appWith(
+        sse(
+          async function* () {
+            await sleep(60_000, undefined, { signal: currentSignal() });
+          },
+          { keepAlive: null },
+        ),
+      ),
+      '/path',
+    );
     try {
       return await rejection(connection.receive({ timeout: 20 }), ReceiveTimeoutError);
     } finally {
@@ -176,9 +224,12 @@ const producers: Record<string, () => Error | Promise<Error>> = {
   },
   'streamRequest(target, path): path must': () => rejection(streamRequest(appWith(asyncStream(handler)), 'path')),
   'streamRequest(target, path): target must': () => rejection(streamRequest(42 as never, '/path')),
-  'streamRequest(target, path): the http.Server is not listening': () => rejection(streamRequest(http.createServer(), '/path')),
-  'streamRequest(): `timeout` must be a number': () => rejection(streamRequest(appWith(asyncStream(handler)), '/path', { timeout: '5s' as never })),
-  'streamRequest(): `timeout` must be between': () => rejection(streamRequest(appWith(asyncStream(handler)), '/path', { timeout: 0 })),
+  'streamRequest(target, path): the http.Server is not listening': () =>
+    rejection(streamRequest(http.createServer(), '/path')),
+  'streamRequest(): `timeout` must be a number': () =>
+    rejection(streamRequest(appWith(asyncStream(handler)), '/path', { timeout: '5s' as never })),
+  'streamRequest(): `timeout` must be between': () =>
+    rejection(streamRequest(appWith(asyncStream(handler)), '/path', { timeout: 0 })),
 };
 
 function appWith(route: RequestHandler): express.Express {
@@ -188,7 +239,10 @@ function appWith(route: RequestHandler): express.Express {
 }
 
 /** The error `promise` rejects with, checked to be an instance of `errorClass`. */
-async function rejection(promise: Promise<unknown>, errorClass: new (...args: never[]) => Error = Error): Promise<Error> {
+async function rejection(
+  promise: Promise<unknown>,
+  errorClass: new (...args: never[]) => Error = Error,
+): Promise<Error> {
   const error = await promise.then(
     () => {
       throw new Error('expected a rejection');

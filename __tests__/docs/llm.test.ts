@@ -14,9 +14,11 @@ afterAll(() => page.expectEveryBlockUsed());
 
 // The model interface's types, from the mock (their own package, @ai-sdk/provider, comes with `ai`).
 type LanguageModelV3CallOptions = Parameters<MockLanguageModelV3['doStream']>[0];
-type LanguageModelV3StreamPart = Awaited<ReturnType<MockLanguageModelV3['doStream']>>['stream'] extends ReadableStream<infer Part> ? Part : never;
+type LanguageModelV3StreamPart =
+  Awaited<ReturnType<MockLanguageModelV3['doStream']>>['stream'] extends ReadableStream<infer Part> ? Part : never;
 
-const receiveText = async (connection: StreamConnection): Promise<string | undefined> => (await connection.receive())?.toString();
+const receiveText = async (connection: StreamConnection): Promise<string | undefined> =>
+  (await connection.receive())?.toString();
 
 describe('docs/llm.md: the openai package', () => {
   const block = page.block('openai.chat.completions.create');
@@ -38,7 +40,11 @@ describe('docs/llm.md: the openai package', () => {
     const { app, errors } = chatApp();
     const opening = streamRequest(app, '/chat', { method: 'POST', body: { prompt: 'Say hello' } });
     const completion = await fake.nextCompletion();
-    expect(completion.body).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], stream: true });
+    expect(completion.body).toEqual({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Say hello' }],
+      stream: true,
+    });
     completion.send('Hel');
     const connection = await opening;
     expect(connection.status).toBe(200);
@@ -148,7 +154,10 @@ describe('docs/llm.md: the AI SDK', () => {
     it("aborts the model call when the client disconnects, and the model's stream ends", async () => {
       const { app, producer, calls } = aiApp(textStreamMarker);
       producer.push('Once');
-      const connection = await streamRequest(app, '/complete', { method: 'POST', body: { prompt: 'Tell a long story' } });
+      const connection = await streamRequest(app, '/complete', {
+        method: 'POST',
+        body: { prompt: 'Tell a long story' },
+      });
       expect(await receiveText(connection)).toBe('Once');
       await connection.disconnect();
       await within(producer.finalized, "the model stream's finally");
@@ -195,15 +204,21 @@ describe('docs/llm.md: the AI SDK', () => {
       const connection = await streamRequest(app, '/api/chat', { method: 'POST', body: { prompt: 'Say hello' } });
       const own = streamText({ model: finishedModel(tokens), prompt: 'Say hello' }).toUIMessageStreamResponse();
       expect(await connection.text()).toBe(await own.text());
-      expect(own.headers.get('x-vercel-ai-ui-message-stream')).toBe(connection.headers['x-vercel-ai-ui-message-stream']);
+      expect(own.headers.get('x-vercel-ai-ui-message-stream')).toBe(
+        connection.headers['x-vercel-ai-ui-message-stream'],
+      );
     });
 
     it("aborts the model's abortSignal when the client disconnects, and the model's stream ends", async () => {
       const { app, producer, calls } = aiApp(uiStreamMarker);
-      const connection = await streamRequest(app, '/api/chat', { method: 'POST', body: { prompt: 'Tell a long story' } });
+      const connection = await streamRequest(app, '/api/chat', {
+        method: 'POST',
+        body: { prompt: 'Tell a long story' },
+      });
       producer.push('Once');
       const once = JSON.stringify({ type: 'text-delta', id: 'text-1', delta: 'Once' });
-      for (let event = await connection.receiveEvent(); event?.data !== once; event = await connection.receiveEvent()) expect(event).not.toBeNull();
+      for (let event = await connection.receiveEvent(); event?.data !== once; event = await connection.receiveEvent())
+        expect(event).not.toBeNull();
       await connection.disconnect();
       await within(producer.finalized, "the model stream's finally");
       expect(producer.finallyCount).toBe(1);

@@ -1,7 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import express from 'express';
-import { asyncStream, currentRequest, makeResponse, ndjson, sse, TIMEOUT_SETTING, withContext } from '../../src/index.js';
+import {
+  asyncStream,
+  currentRequest,
+  makeResponse,
+  ndjson,
+  sse,
+  TIMEOUT_SETTING,
+  withContext,
+} from '../../src/index.js';
 import { ReceiveTimeoutError } from '../../src/testing/index.js';
 import { recordErrors } from '../helpers/app.js';
 import { useConnections } from './connections.js';
@@ -18,7 +26,7 @@ const handler = async function* () {
 describe('docs/options.md: the examples', () => {
   it('types the route parameters: GET /users/42 streams "user 42"', async () => {
     const app = express();
-    runBlock(page.block("asyncStream<{ id: string }>"), { app });
+    runBlock(page.block('asyncStream<{ id: string }>'), { app });
     expect(await (await streamRequest(app, '/users/42')).text()).toBe('user 42\n');
   });
 
@@ -73,12 +81,15 @@ describe('docs/options.md: the edge values it states', () => {
     expect(() => sse(handler, options as never)).toThrow(errorClass);
   });
 
-  it.each([{ keepAlive: null }, { keepAlive: Infinity }, { timeout: Infinity }, { errorEvent: true }, { errorEvent: () => 'gone' }])(
-    'sse options %p are accepted',
-    (options) => {
-      expect(() => sse(handler, options)).not.toThrow();
-    },
-  );
+  it.each([
+    { keepAlive: null },
+    { keepAlive: Infinity },
+    { timeout: Infinity },
+    { errorEvent: true },
+    { errorEvent: () => 'gone' },
+  ])('sse options %p are accepted', (options) => {
+    expect(() => sse(handler, options)).not.toThrow();
+  });
 
   it('a withContext generator created outside any request runs outside any, even when a request iterates it', async () => {
     const path = withContext(async function* () {
@@ -86,10 +97,15 @@ describe('docs/options.md: the edge values it states', () => {
     });
     const outside = path();
     const app = express();
-    app.get('/inside', asyncStream(() => outside));
+    app.get(
+      '/inside',
+      asyncStream(() => outside),
+    );
     const errors = recordErrors(app);
     expect((await streamRequest(app, '/inside')).status).toBe(500);
-    expect(errors).toEqual([expect.objectContaining({ message: expect.stringContaining('outside a request context') })]);
+    expect(errors).toEqual([
+      expect.objectContaining({ message: expect.stringContaining('outside a request context') }),
+    ]);
   });
 
   it("ndjson takes asyncStream's options only", () => {

@@ -30,7 +30,9 @@ function anchors(markdown: string): Set<string> {
 /** The relative links of a page (not http, not mailto), outside code blocks: `[text](target)`. */
 function relativeLinks(markdown: string): string[] {
   const outside = markdown.replace(/^```[\s\S]*?^```$/gm, '');
-  return [...outside.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1]!).filter((target) => !/^[a-z]+:/.test(target));
+  return [...outside.matchAll(/\]\(([^)\s]+)\)/g)]
+    .map((match) => match[1]!)
+    .filter((target) => !/^[a-z]+:/.test(target));
 }
 
 describe('the documentation pages', () => {
@@ -56,11 +58,15 @@ describe('the documentation pages', () => {
   it.each(pages())('%s cites the WHATWG HTML standard by anchor, never by section number', (page) => {
     const text = read(page);
     expect(text).not.toMatch(/WHATWG[^.\n]*§/);
-    expect([...text.matchAll(/https:\/\/html\.spec\.whatwg\.org\/\S*/g)].filter(([url]) => !url.includes('#'))).toEqual([]);
+    expect([...text.matchAll(/https:\/\/html\.spec\.whatwg\.org\/\S*/g)].filter(([url]) => !url.includes('#'))).toEqual(
+      [],
+    );
   });
 
   it.each(pages())('%s reads as documentation, not as a diary', (page) => {
-    expect(read(page)).not.toMatch(/\b(today|yesterday|last session|this session|last run|latest (full )?runs?|issue \d+|issues \d+)\b/i);
+    expect(read(page)).not.toMatch(
+      /\b(today|yesterday|last session|this session|last run|latest (full )?runs?|issue \d+|issues \d+)\b/i,
+    );
   });
 
   it('names Quart once, in the README, as the inspiration', () => {

@@ -20,7 +20,9 @@ function ratioToFloor(workload: string, contender: string): number {
 }
 
 function ratioIn(workload: string, contender: string, column: number): number {
-  const node26 = read('bench/RESULTS.md').split(/^## /m).find((section) => section.startsWith('Node 26'))!;
+  const node26 = read('bench/RESULTS.md')
+    .split(/^## /m)
+    .find((section) => section.startsWith('Node 26'))!;
   const row = node26.split('\n').find((line) => line.startsWith(`| ${workload} | ${contender} |`))!;
   return Number(row.split('|')[column]!.trim().replace('×', ''));
 }

@@ -1,7 +1,12 @@
 import express from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import { asyncStream, currentSignal, sse } from '../../src/index.js';
-import { ReceiveTimeoutError, ResponseAbortedError, streamRequest, type StreamConnection } from '../../src/testing/index.js';
+import {
+  ReceiveTimeoutError,
+  ResponseAbortedError,
+  streamRequest,
+  type StreamConnection,
+} from '../../src/testing/index.js';
 import { describeWithNginx, isRefused, startNginx, type Nginx } from '../helpers/nginx.js';
 import { createProducer, type Producer } from '../helpers/producer.js';
 import { listen, type TestServer } from '../helpers/server.js';
@@ -27,14 +32,27 @@ function createStreamingApp(): { app: express.Express; producerFor: (path: strin
     if (!producers.has(path)) producers.set(path, createProducer<string>());
     return producers.get(path)!;
   };
-  app.get('/chunks/:id', asyncStream((req) => producerFor(req.path).generateUntil(currentSignal())));
-  app.get('/events/:id', sse((req) => producerFor(req.path).generateUntil(currentSignal())));
-  runBlock(page.block("'X-Accel-Buffering': 'no'"), { app, prices: () => producerFor('/prices').generateUntil(currentSignal()) });
+  app.get(
+    '/chunks/:id',
+    asyncStream((req) => producerFor(req.path).generateUntil(currentSignal())),
+  );
+  app.get(
+    '/events/:id',
+    sse((req) => producerFor(req.path).generateUntil(currentSignal())),
+  );
+  runBlock(page.block("'X-Accel-Buffering': 'no'"), {
+    app,
+    prices: () => producerFor('/prices').generateUntil(currentSignal()),
+  });
   return { app, producerFor };
 }
 
 /** Pushes each chunk only once the client has received the one before. */
-async function expectLockStep(producer: Producer<string>, receive: () => Promise<string | undefined>, chunks: string[]): Promise<void> {
+async function expectLockStep(
+  producer: Producer<string>,
+  receive: () => Promise<string | undefined>,
+  chunks: string[],
+): Promise<void> {
   for (const chunk of chunks) {
     producer.push(chunk);
     expect(await receive()).toBe(chunk);
@@ -60,7 +78,9 @@ function useNginxInFront(edit: (config: string) => string = (config) => config) 
   let upstream: TestServer | undefined;
   beforeAll(async () => {
     const upstreamUrl = (upstream = await listen(app)).url;
-    nginx = await startNginx((port) => replaceOnce(replaceOnce(edit(config), 'listen 80;', `listen 127.0.0.1:${port};`), PAGE_APP_URL, upstreamUrl));
+    nginx = await startNginx((port) =>
+      replaceOnce(replaceOnce(edit(config), 'listen 80;', `listen 127.0.0.1:${port};`), PAGE_APP_URL, upstreamUrl),
+    );
   });
   afterAll(async () => {
     await nginx?.stop();
@@ -129,13 +149,18 @@ describeWithNginx("docs/proxy.md: without proxy_http_version 1.1 (nginx's defaul
 });
 
 describeWithNginx("docs/proxy.md: with nginx's defaults (HTTP/1.0, buffering on)", () => {
-  const proxy = useNginxInFront((config) => withoutLine('proxy_buffering off;')(withoutLine('proxy_http_version 1.1;')(config)));
+  const proxy = useNginxInFront((config) =>
+    withoutLine('proxy_buffering off;')(withoutLine('proxy_http_version 1.1;')(config)),
+  );
 
   it("holds asyncStream's small first chunk back, and the headers with it", async () => {
     const { path, producer } = proxy.route('chunks');
     producer.push('one\n');
     // The hold is open-ended: 1 s only bounds how long the test watches it.
-    const opened = streamRequest(proxy.url, path, { timeout: 1_000 }).then(() => 'the headers', (error: unknown) => error);
+    const opened = streamRequest(proxy.url, path, { timeout: 1_000 }).then(
+      () => 'the headers',
+      (error: unknown) => error,
+    );
     await within(producer.waiting(), 'the generator waiting after its first chunk');
     expect(producer.produced).toBe(1);
     expect(await opened).toBeInstanceOf(ReceiveTimeoutError);

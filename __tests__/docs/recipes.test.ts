@@ -55,7 +55,9 @@ describe('docs/recipes.md: CSV export with a download filename', () => {
     sales.end();
     const connection = await streamRequest(app, '/rapport.csv');
     expect(connection.status).toBe(200);
-    expect(connection.headers['content-disposition']).toBe(`attachment; filename="rapport-?.csv"; filename*=UTF-8''rapport-%E2%82%AC.csv`);
+    expect(connection.headers['content-disposition']).toBe(
+      `attachment; filename="rapport-?.csv"; filename*=UTF-8''rapport-%E2%82%AC.csv`,
+    );
     expect(connection.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(connection.headers['transfer-encoding']).toBe('chunked');
     expect(await connection.text()).toBe('region,amount\r\n');
@@ -105,7 +107,10 @@ describe('docs/recipes.md: streaming a database cursor with backpressure', () =>
           async next(): Promise<IteratorResult<User>> {
             if (page.length === 0 && offset < total) {
               await new Promise<void>((resolve) => setImmediate(resolve)); // the round trip to the database
-              page = Array.from({ length: Math.min(pageSize, total - offset) }, (_, i) => ({ id: offset + i + 1, name: `user ${offset + i + 1} `.padEnd(1_000, '.') }));
+              page = Array.from({ length: Math.min(pageSize, total - offset) }, (_, i) => ({
+                id: offset + i + 1,
+                name: `user ${offset + i + 1} `.padEnd(1_000, '.'),
+              }));
               offset += page.length;
               stats.fetched += page.length;
             }
@@ -149,7 +154,11 @@ describe('docs/recipes.md: streaming a database cursor with backpressure', () =>
     const { app, stats, errors } = cursorApp();
     const connection = await streamRequest(app, '/users.ndjson');
     let count = 0;
-    for (let user = await connection.receiveJson<User>(); user !== undefined; user = await connection.receiveJson<User>()) {
+    for (
+      let user = await connection.receiveJson<User>();
+      user !== undefined;
+      user = await connection.receiveJson<User>()
+    ) {
       expect(user.id).toBe(++count);
     }
     expect(count).toBe(total);
@@ -172,9 +181,12 @@ describe('docs/recipes.md: streaming a database cursor with backpressure', () =>
 
 describe('docs/recipes.md: testing with supertest', () => {
   const app = express();
-  app.get('/count', asyncStream(async function* () {
-    for (let i = 1; i <= 3; i++) yield `${i}\n`;
-  }));
+  app.get(
+    '/count',
+    asyncStream(async function* () {
+      for (let i = 1; i <= 3; i++) yield `${i}\n`;
+    }),
+  );
   runBlock(page.block("import request from 'supertest'"), { app, it, expect });
 });
 

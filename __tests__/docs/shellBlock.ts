@@ -19,12 +19,17 @@ const generated = ['bench/scratch/'];
 export function shellBlockProblems(block: string): string[] {
   const problems: string[] = [];
   for (const line of block.split('\n')) {
-    for (const command of line.replace(/\s#.*$/, '').split('&&').map((part) => part.trim())) {
+    for (const command of line
+      .replace(/\s#.*$/, '')
+      .split('&&')
+      .map((part) => part.trim())) {
       const words = command.split(/\s+/);
       if (words[0] !== 'npm') continue;
       if (words[1] === 'run' && !(words[2]! in packageJson.scripts)) problems.push(`no script "${words[2]}": ${line}`);
-      if ((words[1] === 'start' || words[1] === 'test') && !(words[1] in packageJson.scripts)) problems.push(`no script "${words[1]}": ${line}`);
-      if (words[1] === 'install' && words.length > 2 && words[2] !== packageJson.name) problems.push(`installs ${words[2]}: ${line}`);
+      if ((words[1] === 'start' || words[1] === 'test') && !(words[1] in packageJson.scripts))
+        problems.push(`no script "${words[1]}": ${line}`);
+      if (words[1] === 'install' && words.length > 2 && words[2] !== packageJson.name)
+        problems.push(`installs ${words[2]}: ${line}`);
     }
     for (const [named] of line.matchAll(repositoryPath)) {
       if (generated.some((prefix) => named.startsWith(prefix))) continue;

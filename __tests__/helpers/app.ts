@@ -1,3 +1,4 @@
+// What an app did with a request besides answering it: the errors it passed on, what it logged.
 import type { ErrorRequestHandler, Express } from 'express';
 import { nodeProcess } from './warnings.js';
 

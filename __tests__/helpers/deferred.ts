@@ -1,3 +1,4 @@
+// Promises the test settles by hand, to say when something happens.
 export interface Deferred<T> {
   readonly promise: Promise<T>;
   readonly settled: boolean;

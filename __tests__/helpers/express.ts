@@ -1,3 +1,4 @@
+// The Express majors every behavioural test runs against.
 import express5 from 'express';
 import express4 from 'express4';
 import type { Express } from 'express';

@@ -31,7 +31,13 @@ const CREATED = 1_700_000_000;
 /** The data of one server-sent event of a streamed chat completion, shaped as the real API sends it. */
 function chunk(model: string, delta: Record<string, string>, finishReason: string | null): string {
   const choice = { index: 0, delta, logprobs: null, finish_reason: finishReason };
-  return JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: CREATED, model, choices: [choice] });
+  return JSON.stringify({
+    id: 'chatcmpl-fake',
+    object: 'chat.completion.chunk',
+    created: CREATED,
+    model,
+    choices: [choice],
+  });
 }
 
 function answer(res: http.ServerResponse, raw: string): FakeCompletion {

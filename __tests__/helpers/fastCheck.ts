@@ -1,3 +1,4 @@
+// How a property test draws its values, and how to replay a failure.
 import type fc from 'fast-check';
 
 /**

@@ -42,7 +42,8 @@ function isExecutable(file: string): boolean {
  */
 export async function startNginx(server: (port: number) => string): Promise<Nginx> {
   const binary = findNginx();
-  if (binary === undefined) throw new Error('nginx is not installed: apt-get install -y nginx (.ci/run does it on CI).');
+  if (binary === undefined)
+    throw new Error('nginx is not installed: apt-get install -y nginx (.ci/run does it on CI).');
   for (let attempt = 1; ; attempt++) {
     const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'nginx-'));
     // A root master runs its workers as `nobody`, who must reach the temp files.
@@ -81,7 +82,9 @@ async function launch(binary: string, prefix: string, port: number, server: stri
   const pidFile = path.join(prefix, 'nginx.pid');
   fs.writeFileSync(conf, httpConfig(prefix, server));
   // -e: the log for startup errors too, which otherwise go to /var/log/nginx (not writable unless root).
-  const child = spawn(binary, ['-p', prefix, '-c', conf, '-e', log, '-g', `daemon off; pid ${pidFile};`], { stdio: 'ignore' });
+  const child = spawn(binary, ['-p', prefix, '-c', conf, '-e', log, '-g', `daemon off; pid ${pidFile};`], {
+    stdio: 'ignore',
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const errorLog = (): string => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '');
   // Should the test process exit without afterAll (a crash, --forceExit), nginx goes with it. A
@@ -115,7 +118,8 @@ function listening(child: ChildProcess, prefix: string, pidFile: string, errorLo
       if (error === undefined) resolve();
       else reject(error);
     };
-    const onExit = (code: number | null): void => done(new Error(`nginx exited with ${code} before listening:\n${errorLog()}`));
+    const onExit = (code: number | null): void =>
+      done(new Error(`nginx exited with ${code} before listening:\n${errorLog()}`));
     const timer = setTimeout(() => done(new Error(`nginx did not start within 10 s:\n${errorLog()}`)), 10_000);
     child.once('exit', onExit);
     watcher.on('change', function onPrefixChange() {

@@ -1,3 +1,4 @@
+// A body the test drives by hand: it yields what the test pushes, when the test pushes it.
 import { deferred } from './deferred.js';
 
 /**

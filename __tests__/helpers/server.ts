@@ -1,3 +1,4 @@
+// Apps on an ephemeral loopback port, for tests that need the server's side (its sockets).
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { RequestListener } from 'node:http';
@@ -33,7 +34,10 @@ export async function listen(app: RequestListener): Promise<TestServer> {
  * For a `describe` block: `serve(app)` listens on an ephemeral loopback port and resolves with its
  * base URL; the server (and its open connections) is closed after each test.
  */
-export function useTestServer(): { serve(app: RequestListener): Promise<string>; readonly server: TestServer | undefined } {
+export function useTestServer(): {
+  serve(app: RequestListener): Promise<string>;
+  readonly server: TestServer | undefined;
+} {
   let current: TestServer | undefined;
   afterEach(async () => {
     await current?.close();

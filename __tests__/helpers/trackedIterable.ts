@@ -1,3 +1,4 @@
+// A body that counts how often it was pulled and closed.
 import { deferred } from './deferred.js';
 
 /**

@@ -1,3 +1,4 @@
+// A raw route that splits what it sends into one TCP chunk per byte, for the test kit's own tests.
 import http from 'node:http';
 import { deferred, type Deferred } from './deferred.js';
 import { within } from './within.js';
@@ -28,7 +29,7 @@ export function useTrickle(contentType = 'text/plain; charset=utf-8'): () => Tri
   let spy: jest.SpyInstance | undefined;
   beforeEach(() => {
     const request = http.request;
-    spy = jest.spyOn(http, 'request').mockImplementation(((...args: Parameters<typeof http.request>) => {
+    spy = jest.spyOn(http, 'request').mockImplementation((...args: Parameters<typeof http.request>) => {
       const clientRequest = request(...args);
       clientRequest.once('response', (response) => {
         // Not a 'data' listener: that would start the flow before the kit listens, losing chunks.
@@ -39,7 +40,7 @@ export function useTrickle(contentType = 'text/plain; charset=utf-8'): () => Tri
         };
       });
       return clientRequest;
-    }) as typeof http.request);
+    });
   });
   afterEach(() => spy?.mockRestore());
   return () => {

@@ -1,3 +1,4 @@
+// The warnings Node emits, which jest's copy of `process` never sees.
 import vm from 'node:vm';
 
 /**

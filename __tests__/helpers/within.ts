@@ -1,3 +1,4 @@
+// Deadlines on real time for awaited events, and callbacks run from a given phase of the event loop.
 import timers from 'node:timers';
 
 // Node's own timers, taken when this module loads: jest's fake timers replace the test's global
@@ -25,6 +26,7 @@ export function fromImmediate<T>(fn: () => T): Promise<T> {
       try {
         resolve(fn());
       } catch (error) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what fn threw, as it is
         reject(error);
       }
     });
@@ -38,6 +40,7 @@ export function fromTimeout<T>(fn: () => T, ms = 0): Promise<T> {
       try {
         resolve(fn());
       } catch (error) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what fn threw, as it is
         reject(error);
       }
     }, ms);

@@ -1,6 +1,6 @@
 import { asyncStream, type AsyncStreamHandler } from '../../src/index.js';
+import { streamRequest } from '../../src/testing/index.js';
 import { recordErrorsByUrl } from '../helpers/app.js';
-import { fetchAll } from '../helpers/client.js';
 import { expressVersions } from '../helpers/express.js';
 import { useTestServer } from '../helpers/server.js';
 
@@ -16,7 +16,9 @@ describe.each(expressVersions)('asyncStream() regressions found by the property 
     const url = await serve(app);
     const results = [];
     for (const index of handlers.keys()) {
-      results.push({ received: await fetchAll(url, `/${index}`), errors: errors.get(`/${index}`) ?? [] });
+      const connection = await streamRequest(url, `/${index}`);
+      const received = { headers: connection.headers, body: await connection.buffer() };
+      results.push({ received, errors: errors.get(`/${index}`) ?? [] });
     }
     return results;
   }

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import type { Response } from 'express';
 import { asyncStream, makeResponse, type AsyncStreamHandler, type HeadersInput } from '../../src/index.js';
+import { streamRequest } from '../../src/testing/index.js';
 import { recordErrorsByUrl, useProcessWatch } from '../helpers/app.js';
-import { fetchAll } from '../helpers/client.js';
 import { expressVersions } from '../helpers/express.js';
 import { runs } from '../helpers/fastCheck.js';
 import { listen, type TestServer } from '../helpers/server.js';
@@ -44,7 +44,14 @@ const chunkSpec: fc.Arbitrary<ChunkSpec> = fc.oneof(
 const byteChunkSpec = chunkSpec.filter((c) => c.t !== 'text');
 
 type Via = 'asyncGenerator' | 'syncGenerator' | 'asyncIterable' | 'readable' | 'readableStream' | 'set';
-const via = fc.constantFrom<Via>('asyncGenerator', 'syncGenerator', 'asyncIterable', 'readable', 'readableStream', 'set');
+const via = fc.constantFrom<Via>(
+  'asyncGenerator',
+  'syncGenerator',
+  'asyncIterable',
+  'readable',
+  'readableStream',
+  'set',
+);
 
 type BodySpec =
   | { readonly kind: 'text'; readonly text: string }
@@ -61,7 +68,10 @@ const bodySpec: fc.Arbitrary<BodySpec> = fc.oneof(
     value: fc.oneof(fc.dictionary(fc.string(), jsonValue, { maxKeys: 5 }), fc.array(jsonValue, { maxLength: 5 })),
     nullPrototype: fc.boolean(),
   }),
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('stream' as const), via, chunks: fc.array(chunkSpec, { maxLength: 8 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant('stream' as const), via, chunks: fc.array(chunkSpec, { maxLength: 8 }) }),
+  },
 );
 
 type HeaderValueSpec =
@@ -75,12 +85,18 @@ interface HeaderSpec {
 type HeadersSpec =
   | { readonly form: 'object'; readonly entries: readonly HeaderSpec[] }
   | { readonly form: 'pairs'; readonly entries: readonly HeaderSpec[] }
-  | { readonly form: 'Headers'; readonly entries: ReadonlyArray<{ readonly name: string; readonly values: readonly string[] }> };
+  | {
+      readonly form: 'Headers';
+      readonly entries: ReadonlyArray<{ readonly name: string; readonly values: readonly string[] }>;
+    };
 
 const tokenChars = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".split('');
 /** Result header names: `X-R-…` (must be absent when the result is rejected) or `X-Pre` (also set by the handler). */
 const headerName = fc.oneof(
-  { weight: 4, arbitrary: fc.string({ unit: fc.constantFrom(...tokenChars), minLength: 1, maxLength: 6 }).map((s) => `X-R-${s}`) },
+  {
+    weight: 4,
+    arbitrary: fc.string({ unit: fc.constantFrom(...tokenChars), minLength: 1, maxLength: 6 }).map((s) => `X-R-${s}`),
+  },
   { weight: 1, arbitrary: fc.constantFrom('X-Pre', 'x-pre') },
 );
 // RFC 9110 §5.5 field-value characters: visible ASCII, SP and HTAB. obs-text (0x80-0xFF) is left
@@ -88,7 +104,9 @@ const headerName = fc.oneof(
 // Leading and trailing whitespace is not part of a value (the parser strips it), so none is generated.
 const headerText = fc
   .string({
-    unit: fc.oneof(fc.integer({ min: 0x21, max: 0x7e }), fc.constantFrom(0x20, 0x09)).map((c) => String.fromCharCode(c)),
+    unit: fc
+      .oneof(fc.integer({ min: 0x21, max: 0x7e }), fc.constantFrom(0x20, 0x09))
+      .map((c) => String.fromCharCode(c)),
     maxLength: 10,
   })
   .map((s) => s.replace(/^[ \t]+|[ \t]+$/g, ''));
@@ -101,16 +119,31 @@ const headersSpec: fc.Arbitrary<HeadersSpec> = fc.oneof(
   fc.record({
     form: fc.constant('object' as const),
     entries: fc.uniqueArray(
-      fc.record({ name: headerName, value: fc.oneof({ weight: 5, arbitrary: headerValueSpec }, fc.constant({ kind: 'skip' } as const)) }),
+      fc.record({
+        name: headerName,
+        value: fc.oneof({ weight: 5, arbitrary: headerValueSpec }, fc.constant({ kind: 'skip' } as const)),
+      }),
       { selector: (entry) => entry.name, maxLength: 4 },
     ),
   }),
-  fc.record({ form: fc.constant('pairs' as const), entries: fc.array(fc.record({ name: headerName, value: headerValueSpec }), { maxLength: 4 }) }),
+  fc.record({
+    form: fc.constant('pairs' as const),
+    entries: fc.array(fc.record({ name: headerName, value: headerValueSpec }), { maxLength: 4 }),
+  }),
   fc.record({
     form: fc.constant('Headers' as const),
     // A Headers instance joins repeated values into one line; a trailing empty one would leave
     // `a, ` whose space the parser strips, so its values are not empty.
-    entries: fc.array(fc.record({ name: headerName, values: fc.array(headerText.filter((v) => v !== ''), { minLength: 1, maxLength: 2 }) }), { maxLength: 4 }),
+    entries: fc.array(
+      fc.record({
+        name: headerName,
+        values: fc.array(
+          headerText.filter((v) => v !== ''),
+          { minLength: 1, maxLength: 2 },
+        ),
+      }),
+      { maxLength: 4 },
+    ),
   }),
 );
 
@@ -121,7 +154,12 @@ type ShapeSpec =
   | { readonly shape: 'bare' }
   | { readonly shape: 'generatorFunction' }
   | { readonly shape: 'tuple'; readonly status?: number; readonly headers?: HeadersSpec }
-  | { readonly shape: 'makeResponse'; readonly status?: number; readonly headers?: HeadersSpec; readonly viaSetters: boolean };
+  | {
+      readonly shape: 'makeResponse';
+      readonly status?: number;
+      readonly headers?: HeadersSpec;
+      readonly viaSetters: boolean;
+    };
 
 const statusAndHeaders = fc.oneof(
   fc.record({ status }),
@@ -132,7 +170,12 @@ const shapeSpec: fc.Arbitrary<ShapeSpec> = fc.oneof(
   fc.constant({ shape: 'bare' } as const),
   fc.constant({ shape: 'generatorFunction' } as const),
   statusAndHeaders.map((parts) => ({ shape: 'tuple', ...parts }) as const),
-  fc.record({ status: fc.option(status, { nil: undefined }), headers: fc.option(headersSpec, { nil: undefined }), viaSetters: fc.boolean() })
+  fc
+    .record({
+      status: fc.option(status, { nil: undefined }),
+      headers: fc.option(headersSpec, { nil: undefined }),
+      viaSetters: fc.boolean(),
+    })
     .map((parts) => ({ shape: 'makeResponse', ...parts }) as const),
 );
 
@@ -214,7 +257,8 @@ function buildStream(kind: Via, chunks: ReadonlyArray<unknown>, onFinally: () =>
       let index = 0;
       return {
         [Symbol.asyncIterator]: () => ({
-          next: async () => (index < chunks.length ? { done: false, value: chunks[index++] } : { done: true, value: undefined }),
+          next: async () =>
+            index < chunks.length ? { done: false, value: chunks[index++] } : { done: true, value: undefined },
         }),
       };
     }
@@ -236,7 +280,10 @@ function buildBody(spec: BodySpec): { body: unknown; sent: Array<string | Uint8A
       return { body: chunk, sent: [chunk] };
     }
     case 'json': {
-      const value = spec.nullPrototype && !Array.isArray(spec.value) ? Object.assign(Object.create(null) as object, spec.value) : spec.value;
+      const value =
+        spec.nullPrototype && !Array.isArray(spec.value)
+          ? Object.assign(Object.create(null) as object, spec.value)
+          : spec.value;
       return { body: value, sent: [JSON.stringify(value)] };
     }
     case 'stream': {
@@ -260,11 +307,12 @@ function buildHeaders(spec: HeadersSpec): HeadersInput {
     for (const { name, values } of spec.entries) for (const value of values) headers.append(name, value);
     return headers;
   }
-  const valueOf = (value: HeaderValueSpec) => (value.kind === 'one' ? value.value : value.kind === 'many' ? value.values : undefined);
+  const valueOf = (value: HeaderValueSpec) =>
+    value.kind === 'one' ? value.value : value.kind === 'many' ? value.values : undefined;
   if (spec.form === 'pairs') {
-    return spec.entries.map(({ name, value }) => [name, valueOf(value)!] as const) as HeadersInput;
+    return spec.entries.map(({ name, value }) => [name, valueOf(value)!] as const);
   }
-  return Object.fromEntries(spec.entries.map(({ name, value }) => [name, valueOf(value)])) as HeadersInput;
+  return Object.fromEntries(spec.entries.map(({ name, value }) => [name, valueOf(value)]));
 }
 
 function buildResult(spec: AcceptedCase, body: unknown): unknown {
@@ -300,11 +348,16 @@ interface Expected {
 }
 
 function toBytes(chunks: ReadonlyArray<string | Uint8Array>): Buffer {
-  return Buffer.concat(chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk))));
+  return Buffer.concat(
+    chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk))),
+  );
 }
 
 /** Headers on the wire: the handler's `X-Pre`, replaced by result entries of the same name. */
-function expectedHeaders(spec: HeadersSpec | undefined, handlerHeader: string | undefined): Map<string, string | undefined> {
+function expectedHeaders(
+  spec: HeadersSpec | undefined,
+  handlerHeader: string | undefined,
+): Map<string, string | undefined> {
   const wire = new Map<string, string | undefined>([['x-pre', handlerHeader]]);
   if (spec === undefined) return wire;
   const groups = new Map<string, string[]>();
@@ -343,7 +396,12 @@ function expectedFor(spec: AcceptedCase, sent: ReadonlyArray<string | Uint8Array
     case 'stream': {
       // Content-Type follows the first chunk that is sent: empty chunks are skipped.
       const first = sent.find((chunk) => chunk.length > 0);
-      const contentType = first === undefined ? undefined : typeof first === 'string' ? 'text/html; charset=utf-8' : 'application/octet-stream';
+      const contentType =
+        first === undefined
+          ? undefined
+          : typeof first === 'string'
+            ? 'text/html; charset=utf-8'
+            : 'application/octet-stream';
       return { status, headers, bytes, whole: false, contentType };
     }
   }
@@ -355,35 +413,58 @@ function expectedFor(spec: AcceptedCase, sent: ReadonlyArray<string | Uint8Array
 
 /** A status a response may end with; 1xx ones are interim (RFC 9110 §15.2) and refused. */
 const validStatus = fc.integer({ min: 200, max: 599 });
-const isStatus = (value: unknown): boolean => Number.isInteger(value) && (value as number) >= 200 && (value as number) <= 599;
+const isStatus = (value: unknown): boolean =>
+  Number.isInteger(value) && (value as number) >= 200 && (value as number) <= 599;
 const informational = fc.integer({ min: 100, max: 199 });
 /** Neither a status nor a headers object: what makes a tuple malformed in second or third place. */
 const notStatusNorHeaders: fc.Arbitrary<Named> = fc.oneof(
   notABody.filter(({ value }) => !isStatus(value)),
-  fc.oneof(informational, fc.stringMatching(/^[a-z0-9]{0,6}$/), fc.constant(undefined), fc.constant(new Map([['X-A', '1']]))).map((value) => ({ value, name: nameOf(value) })),
+  fc
+    .oneof(
+      informational,
+      fc.stringMatching(/^[a-z0-9]{0,6}$/),
+      fc.constant(undefined),
+      fc.constant(new Map([['X-A', '1']])),
+    )
+    .map((value) => ({ value, name: nameOf(value) })),
 );
-const goodHeaders = fc.constantFrom<Record<string, string>>({}, { 'X-R-Kind': 'tuple' }, { 'X-R-A': '1', 'X-R-B': 'two' });
+const goodHeaders = fc.constantFrom<Record<string, string>>(
+  {},
+  { 'X-R-Kind': 'tuple' },
+  { 'X-R-A': '1', 'X-R-B': 'two' },
+);
 
 /** A header entry that `toHeaderEntries` must refuse, and the phrase naming it. */
-const badHeaderEntry: fc.Arbitrary<{ readonly name: unknown; readonly value: unknown; readonly phrase: string }> = fc.oneof(
-  fc.constantFrom('', 'X Bad', 'X:Bad', 'Ünï', 'X\nY', 'X(Y)').map((name) => ({ name, value: 'v', phrase: `${nameOf(name)} is not a valid header name (RFC 9110 token)` })),
-  fc.constantFrom<unknown>(null, true, NaN, Infinity, { a: 1 }, 5n).map((value) => ({
-    name: 'X-R-Bad',
-    value,
-    phrase: `header "X-R-Bad" must be a string, a number or an array of strings, but received ${nameOf(value)}`,
-  })),
-  fc.tuple(fc.stringMatching(/^[a-z]{0,3}$/), fc.constantFrom('\r', '\n', '\0', '\r\n'), fc.stringMatching(/^[a-z]{0,3}$/)).map(([a, bad, b]) => ({
-    name: 'X-R-Split',
-    value: `${a}${bad}${b}`,
-    phrase: `header "X-R-Split" contains a CR, LF or NUL character (${JSON.stringify(`${a}${bad}${b}`)})`,
-  })),
-  // Characters Node's setHeader() refuses: other controls, DEL, anything above U+00FF.
-  fc.tuple(fc.stringMatching(/^[a-z]{0,3}$/), fc.constantFrom(0x01, 0x08, 0x1f, 0x7f, 0x100, 0x2713, 0x1f600)).map(([a, code]) => ({
-    name: 'X-R-Char',
-    value: `${a}${String.fromCodePoint(code)}`,
-    phrase: `header "X-R-Char" contains the character U+${code.toString(16).toUpperCase().padStart(4, '0')}`,
-  })),
-);
+const badHeaderEntry: fc.Arbitrary<{ readonly name: unknown; readonly value: unknown; readonly phrase: string }> =
+  fc.oneof(
+    fc
+      .constantFrom('', 'X Bad', 'X:Bad', 'Ünï', 'X\nY', 'X(Y)')
+      .map((name) => ({ name, value: 'v', phrase: `${nameOf(name)} is not a valid header name (RFC 9110 token)` })),
+    fc.constantFrom<unknown>(null, true, NaN, Infinity, { a: 1 }, 5n).map((value) => ({
+      name: 'X-R-Bad',
+      value,
+      phrase: `header "X-R-Bad" must be a string, a number or an array of strings, but received ${nameOf(value)}`,
+    })),
+    fc
+      .tuple(
+        fc.stringMatching(/^[a-z]{0,3}$/),
+        fc.constantFrom('\r', '\n', '\0', '\r\n'),
+        fc.stringMatching(/^[a-z]{0,3}$/),
+      )
+      .map(([a, bad, b]) => ({
+        name: 'X-R-Split',
+        value: `${a}${bad}${b}`,
+        phrase: `header "X-R-Split" contains a CR, LF or NUL character (${JSON.stringify(`${a}${bad}${b}`)})`,
+      })),
+    // Characters Node's setHeader() refuses: other controls, DEL, anything above U+00FF.
+    fc
+      .tuple(fc.stringMatching(/^[a-z]{0,3}$/), fc.constantFrom(0x01, 0x08, 0x1f, 0x7f, 0x100, 0x2713, 0x1f600))
+      .map(([a, code]) => ({
+        name: 'X-R-Char',
+        value: `${a}${String.fromCodePoint(code)}`,
+        phrase: `header "X-R-Char" contains the character U+${code.toString(16).toUpperCase().padStart(4, '0')}`,
+      })),
+  );
 
 interface RejectedCase {
   readonly label: string;
@@ -397,113 +478,163 @@ interface RejectedCase {
 /** How a message names a value: in full for primitives, up to its preview for objects. */
 const named = ({ value, name }: Named): string => (typeof value === 'object' && value !== null ? `${name} (` : name);
 
-const rejectedCase: fc.Arbitrary<RejectedCase> = fc.record({
-  asyncHandler: fc.boolean(),
-  spec: fc.oneof(
-    // A bare value that is not a body.
-    notABody.map((bad) => ({
-      label: `bare ${bad.name}`,
-      result: () => bad.value,
-      phrases: [`asyncStream(): cannot send ${named(bad)}`],
-    })),
-    // A body that is not one, inside a tuple or makeResponse(), possibly behind a promise.
-    fc.record({
-      bad: fc.oneof(notABody, fc.constant({ value: undefined, name: 'undefined' })),
-      container: fc.constantFrom('[body, status]', '[body, headers]', '[body, status, headers]', 'makeResponse(body)', 'makeResponse(body, status)'),
-      wrap: fc.constantFrom<Wrap>('none', 'promise', 'thenable'),
-      status: validStatus,
-      headers: goodHeaders,
-    }).map(({ bad, container, wrap, status: code, headers }) => ({
-      label: `${container} with body ${bad.name} (${wrap})`,
-      result: () => {
-        const body = wrapped(bad.value, wrap);
-        switch (container) {
-          case '[body, status]':
-            return [body, code];
-          case '[body, headers]':
-            return [body, headers];
-          case '[body, status, headers]':
-            return [body, code, headers];
-          case 'makeResponse(body)':
-            return makeResponse(body as never);
-          default:
-            return makeResponse(body as never, code, headers);
-        }
-      },
-      phrases: [`asyncStream(): cannot send ${named(bad)}`],
-    })),
-    // [JSON, headers]: as well two rows of data, so never taken for a body and its headers.
-    fc.record({ body: fc.constantFrom<unknown>({ id: 1 }, [], [{ id: 1 }], Object.create(null)), headers: fc.oneof(goodHeaders, fc.constant([['X-R-A', '1']])) }).map(
-      ({ body, headers }) => ({
-        label: `[${nameOf(body)}, ${nameOf(headers)}]`,
-        result: () => [body, headers],
-        phrases: ['could be two items of data (rows from a query) as well as [body, headers]', 'return [array, 200]', 'makeResponse(body, 200, headers)'],
-      }),
-    ),
-    // An array of a length no tuple has: an array is never a body.
-    fc.oneof(fc.constantFrom(0, 1), fc.integer({ min: 4, max: 7 })).chain((length) =>
-      fc.array(fc.oneof(fc.string(), validStatus, goodHeaders), { minLength: length, maxLength: length }).map((items) => ({
-        label: `an array of length ${length}`,
-        result: () => items,
-        phrases: [`asyncStream(): the handler returned an array of length ${length}`, 'An array result is a tuple'],
+const rejectedCase: fc.Arbitrary<RejectedCase> = fc
+  .record({
+    asyncHandler: fc.boolean(),
+    spec: fc.oneof(
+      // A bare value that is not a body.
+      notABody.map((bad) => ({
+        label: `bare ${bad.name}`,
+        result: () => bad.value,
+        phrases: [`asyncStream(): cannot send ${named(bad)}`],
       })),
-    ),
-    // [body, x] where x is neither a status nor headers.
-    fc.record({ body: fc.oneof(fc.string(), fc.constant({ a: 1 })), second: notStatusNorHeaders }).map(({ body, second }) => ({
-      label: `[body, ${second.name}]`,
-      result: () => [body, second.value],
-      phrases: [`asyncStream(): the handler returned [body, ${named(second)}`, 'An array result is a tuple'],
-    })),
-    // [body, x, y] that is not [body, status, headers].
-    fc
-      .record({
-        second: fc.oneof(validStatus.map((value) => ({ value, name: nameOf(value) })), notStatusNorHeaders),
-        third: fc.oneof(goodHeaders.map((value) => ({ value, name: nameOf(value) })), notStatusNorHeaders),
-      })
-      .filter(({ second, third }) => !isStatus(second.value) || third.name !== 'object')
-      .map(({ second, third }) => ({
-        label: `[body, ${second.name}, ${third.name}]`,
-        result: () => ['ok', second.value, third.value],
-        phrases: [`asyncStream(): the handler returned [body, ${named(second)}`, named(third), 'An array result is a tuple'],
+      // A body that is not one, inside a tuple or makeResponse(), possibly behind a promise.
+      fc
+        .record({
+          bad: fc.oneof(notABody, fc.constant({ value: undefined, name: 'undefined' })),
+          container: fc.constantFrom(
+            '[body, status]',
+            '[body, headers]',
+            '[body, status, headers]',
+            'makeResponse(body)',
+            'makeResponse(body, status)',
+          ),
+          wrap: fc.constantFrom<Wrap>('none', 'promise', 'thenable'),
+          status: validStatus,
+          headers: goodHeaders,
+        })
+        .map(({ bad, container, wrap, status: code, headers }) => ({
+          label: `${container} with body ${bad.name} (${wrap})`,
+          result: () => {
+            const body = wrapped(bad.value, wrap);
+            switch (container) {
+              case '[body, status]':
+                return [body, code];
+              case '[body, headers]':
+                return [body, headers];
+              case '[body, status, headers]':
+                return [body, code, headers];
+              case 'makeResponse(body)':
+                return makeResponse(body as never);
+              default:
+                return makeResponse(body as never, code, headers);
+            }
+          },
+          phrases: [`asyncStream(): cannot send ${named(bad)}`],
+        })),
+      // [JSON, headers]: as well two rows of data, so never taken for a body and its headers.
+      fc
+        .record({
+          body: fc.constantFrom<unknown>({ id: 1 }, [], [{ id: 1 }], Object.create(null)),
+          headers: fc.oneof(goodHeaders, fc.constant([['X-R-A', '1']])),
+        })
+        .map(({ body, headers }) => ({
+          label: `[${nameOf(body)}, ${nameOf(headers)}]`,
+          result: () => [body, headers],
+          phrases: [
+            'could be two items of data (rows from a query) as well as [body, headers]',
+            'return [array, 200]',
+            'makeResponse(body, 200, headers)',
+          ],
+        })),
+      // An array of a length no tuple has: an array is never a body.
+      fc.oneof(fc.constantFrom(0, 1), fc.integer({ min: 4, max: 7 })).chain((length) =>
+        fc
+          .array(fc.oneof(fc.string(), validStatus, goodHeaders), { minLength: length, maxLength: length })
+          .map((items) => ({
+            label: `an array of length ${length}`,
+            result: () => items,
+            phrases: [`asyncStream(): the handler returned an array of length ${length}`, 'An array result is a tuple'],
+          })),
+      ),
+      // [body, x] where x is neither a status nor headers.
+      fc
+        .record({ body: fc.oneof(fc.string(), fc.constant({ a: 1 })), second: notStatusNorHeaders })
+        .map(({ body, second }) => ({
+          label: `[body, ${second.name}]`,
+          result: () => [body, second.value],
+          phrases: [`asyncStream(): the handler returned [body, ${named(second)}`, 'An array result is a tuple'],
+        })),
+      // [body, x, y] that is not [body, status, headers].
+      fc
+        .record({
+          second: fc.oneof(
+            validStatus.map((value) => ({ value, name: nameOf(value) })),
+            notStatusNorHeaders,
+          ),
+          third: fc.oneof(
+            goodHeaders.map((value) => ({ value, name: nameOf(value) })),
+            notStatusNorHeaders,
+          ),
+        })
+        .filter(({ second, third }) => !isStatus(second.value) || third.name !== 'object')
+        .map(({ second, third }) => ({
+          label: `[body, ${second.name}, ${third.name}]`,
+          result: () => ['ok', second.value, third.value],
+          phrases: [
+            `asyncStream(): the handler returned [body, ${named(second)}`,
+            named(third),
+            'An array result is a tuple',
+          ],
+        })),
+      // Headers with a bad entry, in a tuple (checked by asyncStream) or makeResponse() (throws in the handler).
+      fc
+        .record({
+          entry: badHeaderEntry,
+          form: fc.constantFrom('object', 'pairs'),
+          container: fc.constantFrom('tuple', 'makeResponse', 'setter'),
+        })
+        .map(({ entry, form, container }) => ({
+          label: `${container} with header ${String(entry.name)}=${String(entry.value)} (${form})`,
+          result: () => {
+            const headers = (
+              form === 'object'
+                ? { 'X-R-Fine': 'yes', [entry.name as string]: entry.value }
+                : [
+                    ['X-R-Fine', 'yes'],
+                    [entry.name, entry.value],
+                  ]
+            ) as HeadersInput;
+            if (container === 'tuple') return ['ok', 200, headers];
+            if (container === 'makeResponse') return makeResponse('ok', 200, headers);
+            const response = makeResponse('ok');
+            response.headers = headers;
+            return response;
+          },
+          phrases: [
+            `${container === 'tuple' ? 'asyncStream()' : container === 'makeResponse' ? 'makeResponse()' : 'StreamResponse.headers'}: ${entry.phrase}`,
+          ],
+        })),
+      // An array of headers whose element is not a [name, value] pair.
+      fc.constantFrom<unknown>('X-R-A', ['X-R-A'], ['X-R-A', 'b', 'c'], null).map((pair) => ({
+        label: `headers [${nameOf(pair)}]`,
+        result: () => ['ok', 200, [['X-R-Fine', 'yes'], pair]],
+        phrases: [`asyncStream(): headers[1] must be a [name, value] pair, but received ${nameOf(pair)}`],
       })),
-    // Headers with a bad entry, in a tuple (checked by asyncStream) or makeResponse() (throws in the handler).
-    fc.record({
-      entry: badHeaderEntry,
-      form: fc.constantFrom('object', 'pairs'),
-      container: fc.constantFrom('tuple', 'makeResponse', 'setter'),
-    }).map(({ entry, form, container }) => ({
-      label: `${container} with header ${String(entry.name)}=${String(entry.value)} (${form})`,
-      result: () => {
-        const headers = (form === 'object' ? { 'X-R-Fine': 'yes', [entry.name as string]: entry.value } : [['X-R-Fine', 'yes'], [entry.name, entry.value]]) as HeadersInput;
-        if (container === 'tuple') return ['ok', 200, headers];
-        if (container === 'makeResponse') return makeResponse('ok', 200, headers);
-        const response = makeResponse('ok');
-        response.headers = headers;
-        return response;
-      },
-      phrases: [`${container === 'tuple' ? 'asyncStream()' : container === 'makeResponse' ? 'makeResponse()' : 'StreamResponse.headers'}: ${entry.phrase}`],
-    })),
-    // An array of headers whose element is not a [name, value] pair.
-    fc.constantFrom<unknown>('X-R-A', ['X-R-A'], ['X-R-A', 'b', 'c'], null).map((pair) => ({
-      label: `headers [${nameOf(pair)}]`,
-      result: () => ['ok', 200, [['X-R-Fine', 'yes'], pair]],
-      phrases: [`asyncStream(): headers[1] must be a [name, value] pair, but received ${nameOf(pair)}`],
-    })),
-    // makeResponse() with a status that is not one.
-    fc.record({ bad: notStatusNorHeaders.filter(({ value }) => value !== undefined), viaSetter: fc.boolean() }).map(({ bad, viaSetter }) => ({
-      label: `makeResponse status ${bad.name}`,
-      result: () => {
-        if (!viaSetter) return makeResponse('ok', bad.value as number);
-        const response = makeResponse('ok');
-        response.status = bad.value as number;
-        return response;
-      },
-      phrases: Number.isInteger(bad.value) && (bad.value as number) >= 100 && (bad.value as number) <= 199
-        ? [`${viaSetter ? 'StreamResponse.status' : 'makeResponse()'}: status ${bad.value as number} is informational (1xx)`]
-        : [`${viaSetter ? 'StreamResponse.status' : 'makeResponse()'}: status must be an integer`, `but received ${named(bad)}`],
-    })),
-  ),
-}).map(({ asyncHandler, spec }) => ({ ...spec, asyncHandler }));
+      // makeResponse() with a status that is not one.
+      fc
+        .record({ bad: notStatusNorHeaders.filter(({ value }) => value !== undefined), viaSetter: fc.boolean() })
+        .map(({ bad, viaSetter }) => ({
+          label: `makeResponse status ${bad.name}`,
+          result: () => {
+            if (!viaSetter) return makeResponse('ok', bad.value as number);
+            const response = makeResponse('ok');
+            response.status = bad.value as number;
+            return response;
+          },
+          phrases:
+            Number.isInteger(bad.value) && (bad.value as number) >= 100 && (bad.value as number) <= 199
+              ? [
+                  `${viaSetter ? 'StreamResponse.status' : 'makeResponse()'}: status ${bad.value as number} is informational (1xx)`,
+                ]
+              : [
+                  `${viaSetter ? 'StreamResponse.status' : 'makeResponse()'}: status must be an integer`,
+                  `but received ${named(bad)}`,
+                ],
+        })),
+    ),
+  })
+  .map(({ asyncHandler, spec }) => ({ ...spec, asyncHandler }));
 
 // ---------------------------------------------------------------------------------------------
 // Streamed bodies with a chunk that is not text or bytes.
@@ -546,7 +677,10 @@ describe.each(expressVersions)('asyncStream() with arbitrary handler results (%s
 
   beforeAll(async () => {
     const app = createApp();
-    app.get('/', asyncStream((req, res, next) => current(req, res, next)));
+    app.get(
+      '/',
+      asyncStream((req, res, next) => current(req, res, next)),
+    );
     errors = recordErrorsByUrl(app);
     server = await listen(app);
   });
@@ -596,15 +730,21 @@ describe.each(expressVersions)('asyncStream() with arbitrary handler results (%s
             };
           }
 
-          const received = await fetchAll(server.url, path);
+          const connection = await streamRequest(server.url, path);
+          const received = {
+            status: connection.status,
+            headers: connection.headers,
+            ...(await connection.readToEnd()),
+          };
 
           expect(errors.get(path)).toBeUndefined();
           const expected = expectedFor(spec, sent);
-          expect(received.outcome).toBe('complete');
+          expect(received.aborted).toBe(false);
           expect(received.status).toBe(expected.status);
           expect(received.body).toEqual(expected.bytes);
           expect(received.headers['content-type']).toBe(expected.contentType);
-          for (const [header, value] of expected.headers) expect([header, received.headers[header]]).toEqual([header, value]);
+          for (const [header, value] of expected.headers)
+            expect([header, received.headers[header]]).toEqual([header, value]);
           if (expected.whole) {
             expect(received.headers['content-length']).toBe(String(expected.bytes.length));
             expect(received.headers['transfer-encoding']).toBeUndefined();
@@ -632,10 +772,15 @@ describe.each(expressVersions)('asyncStream() with arbitrary handler results (%s
             return Promise.resolve().then(spec.result) as never;
           };
 
-          const received = await fetchAll(server.url, path);
+          const connection = await streamRequest(server.url, path);
+          const received = {
+            status: connection.status,
+            headers: connection.headers,
+            ...(await connection.readToEnd()),
+          };
 
           expect(received.status).toBe(500);
-          expect(received.outcome).toBe('complete');
+          expect(received.aborted).toBe(false);
           expect(Object.keys(received.headers).filter((header) => header.startsWith('x-r-'))).toEqual([]);
           const [error, ...more] = errors.get(path) ?? [];
           expect(more).toEqual([]);
@@ -664,25 +809,34 @@ describe.each(expressVersions)('asyncStream() with arbitrary handler results (%s
             return (spec.tuple === undefined ? body : [body, spec.tuple.status, spec.tuple.headers]) as never;
           };
 
-          const received = await fetchAll(server.url, path);
+          const connection = await streamRequest(server.url, path);
+          const received = {
+            status: connection.status,
+            headers: connection.headers,
+            ...(await connection.readToEnd()),
+          };
 
           const [error, ...more] = errors.get(path) ?? [];
           expect(more).toEqual([]);
           expect(error).toBeInstanceOf(TypeError);
-          expect((error as Error).message).toContain(`asyncStream(): chunk ${before.length} of the body is ${named(spec.bad)}`);
+          expect((error as Error).message).toContain(
+            `asyncStream(): chunk ${before.length} of the body is ${named(spec.bad)}`,
+          );
           const sentBefore = toBytes(before);
           if (sentBefore.length === 0) {
             expect(received.status).toBe(500);
-            expect(received.outcome).toBe('complete');
+            expect(received.aborted).toBe(false);
             expect(Object.keys(received.headers).filter((header) => header.startsWith('x-r-'))).toEqual([]);
           } else {
             expect(received.status).toBe(spec.tuple?.status ?? 200);
-            for (const [header, value] of Object.entries(spec.tuple?.headers ?? {})) expect(received.headers[header.toLowerCase()]).toBe(value);
-            expect(received.outcome).toBe('aborted');
+            for (const [header, value] of Object.entries(spec.tuple?.headers ?? {}))
+              expect(received.headers[header.toLowerCase()]).toBe(value);
+            expect(received.aborted).toBe(true);
             expect(received.body).toEqual(sentBefore);
           }
           // The body is closed: a generator's finally runs.
-          if (spec.via === 'asyncGenerator' || spec.via === 'syncGenerator') await within(finalized, "the generator's finally");
+          if (spec.via === 'asyncGenerator' || spec.via === 'syncGenerator')
+            await within(finalized, "the generator's finally");
         }),
         runs(BAD_CHUNK_RUNS),
       );

@@ -2,8 +2,8 @@ import { inspect } from 'node:util';
 import { createParser } from 'eventsource-parser';
 import fc from 'fast-check';
 import { encodeEvent, sse, type SseEvent } from '../../src/index.js';
+import { streamRequest } from '../../src/testing/index.js';
 import { recordErrorsByUrl, useProcessWatch } from '../helpers/app.js';
-import { openStream } from '../helpers/client.js';
 import { expressVersions } from '../helpers/express.js';
 import { runs } from '../helpers/fastCheck.js';
 import { listen, type TestServer } from '../helpers/server.js';
@@ -62,7 +62,14 @@ function expectedParse(event: SseEvent | string): Parsed[] {
   if (event.retry !== undefined) log.push(['retry', event.retry + 0]);
   if (event.data !== undefined) {
     const data = typeof event.data === 'string' ? event.data : JSON.stringify(event.data);
-    log.push(['event', { id: event.id === undefined ? undefined : String(event.id), event: event.event || undefined, data: asReceived(data) }]);
+    log.push([
+      'event',
+      {
+        id: event.id === undefined ? undefined : String(event.id),
+        event: event.event || undefined,
+        data: asReceived(data),
+      },
+    ]);
   }
   return log;
 }
@@ -76,7 +83,25 @@ const codePoint = fc.string({ unit: 'binary', minLength: 1, maxLength: 1 });
 const sseText = fc.string({
   unit: fc.oneof(
     { weight: 2, arbitrary: codePoint },
-    { weight: 3, arbitrary: fc.constantFrom('\n', '\r', '\r\n', '\n\n', ' ', ':', '\0', '\uFEFF', '\u2028', '\u2029', '\u0085', 'data: x', 'id: 1', 'a') },
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom(
+        '\n',
+        '\r',
+        '\r\n',
+        '\n\n',
+        ' ',
+        ':',
+        '\0',
+        '\uFEFF',
+        '\u2028',
+        '\u2029',
+        '\u0085',
+        'data: x',
+        'id: 1',
+        'a',
+      ),
+    },
   ),
   maxLength: 16,
 });
@@ -87,11 +112,20 @@ const validId = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }),
 );
 const validRetry = fc.oneof(fc.nat(), fc.maxSafeNat(), fc.constantFrom(0, -0, Number.MAX_SAFE_INTEGER));
-const validData = fc.oneof(sseText, fc.jsonValue({ maxDepth: 3, stringUnit: fc.oneof(codePoint, fc.constantFrom('\n', '\r', '\u2028')) }));
+const validData = fc.oneof(
+  sseText,
+  fc.jsonValue({ maxDepth: 3, stringUnit: fc.oneof(codePoint, fc.constantFrom('\n', '\r', '\u2028')) }),
+);
 const maybe = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: undefined, freq: 2 });
 
 const eventObject: fc.Arbitrary<SseEvent> = fc
-  .record({ comment: maybe(sseText), event: maybe(singleLine), id: maybe(validId), retry: maybe(validRetry), data: maybe(validData) })
+  .record({
+    comment: maybe(sseText),
+    event: maybe(singleLine),
+    id: maybe(validId),
+    retry: maybe(validRetry),
+    data: maybe(validData),
+  })
   .filter((event) => Object.values(event).some((field) => field !== undefined));
 const anyEvent: fc.Arbitrary<SseEvent | string> = fc.oneof(sseText, { weight: 3, arbitrary: eventObject });
 
@@ -101,7 +135,9 @@ describe('encodeEvent(event) against eventsource-parser', () => {
   it('round-trips any string as the data of one message event', () => {
     fc.assert(
       fc.property(sseText, (data) => {
-        expect(parseStream([encodeEvent(data)])).toEqual([['event', { id: undefined, event: undefined, data: asReceived(data) }]]);
+        expect(parseStream([encodeEvent(data)])).toEqual([
+          ['event', { id: undefined, event: undefined, data: asReceived(data) }],
+        ]);
       }),
       runs(STRING_RUNS),
     );
@@ -159,7 +195,8 @@ describe('encodeEvent(event) against eventsource-parser', () => {
     const short = fc.stringMatching(/^[a-z0-9 ]{0,5}$/);
     const withBreak = (breaks: string[]) =>
       fc.tuple(short, fc.constantFrom(...breaks), short).map(([a, b, c]) => `${a}${b}${c}`);
-    const received = (value: unknown) => `but received ${typeof value === 'string' ? `string (${inspect(value)})` : nameOf(value)}`;
+    const received = (value: unknown) =>
+      `but received ${typeof value === 'string' ? `string (${inspect(value)})` : nameOf(value)}`;
     const notJsonable: fc.Arbitrary<unknown> = fc.constantFrom<unknown>(
       10n,
       { nested: [1, 2n] },
@@ -206,12 +243,18 @@ describe('encodeEvent(event) against eventsource-parser', () => {
         phrases: ['encodeEvent(): `comment` must be a string', received(comment)],
       })),
       // §9.2.6: the browser applies `retry` only when it is ASCII digits.
-      fc.oneof(fc.integer({ max: -1 }), fc.double({ noInteger: true }), fc.constantFrom(NaN, Infinity, -Infinity, 2 ** 53, 1e21)).map((retry) => ({
-        field: 'retry' as const,
-        value: retry,
-        error: RangeError,
-        phrases: ['encodeEvent(): `retry` must be a non-negative integer number of milliseconds', received(retry)],
-      })),
+      fc
+        .oneof(
+          fc.integer({ max: -1 }),
+          fc.double({ noInteger: true }),
+          fc.constantFrom(NaN, Infinity, -Infinity, 2 ** 53, 1e21),
+        )
+        .map((retry) => ({
+          field: 'retry' as const,
+          value: retry,
+          error: RangeError,
+          phrases: ['encodeEvent(): `retry` must be a non-negative integer number of milliseconds', received(retry)],
+        })),
       fc.constantFrom<unknown>('1000', null, true, 5n).map((retry) => ({
         field: 'retry' as const,
         value: retry,
@@ -229,7 +272,7 @@ describe('encodeEvent(event) against eventsource-parser', () => {
     it('refuses an event with a field it cannot encode, naming the field and the value', () => {
       fc.assert(
         fc.property(eventObject, invalidField, (valid, { field, value, error, phrases }) => {
-          const event = { ...valid, [field]: value } as SseEvent;
+          const event = { ...valid, [field]: value };
           let thrown: unknown;
           try {
             encodeEvent(event);
@@ -247,15 +290,39 @@ describe('encodeEvent(event) against eventsource-parser', () => {
       const noField = fc.oneof(
         fc.constant({}),
         fc.record({ data: fc.constant(undefined), id: fc.constant(undefined) }),
-        fc.dictionary(fc.stringMatching(/^[a-z]{1,6}$/).filter((key) => !['comment', 'event', 'id', 'retry', 'data'].includes(key)), fc.jsonValue(), { minKeys: 1, maxKeys: 3 }),
+        fc.dictionary(
+          fc.stringMatching(/^[a-z]{1,6}$/).filter((key) => !['comment', 'event', 'id', 'retry', 'data'].includes(key)),
+          fc.jsonValue(),
+          { minKeys: 1, maxKeys: 3 },
+        ),
       );
-      const notAnEvent = fc.constantFrom<unknown>(undefined, null, 42, true, 7n, Symbol('e'), ['data', 'x'], function event() {});
+      const notAnEvent = fc.constantFrom<unknown>(
+        undefined,
+        null,
+        42,
+        true,
+        7n,
+        Symbol('e'),
+        ['data', 'x'],
+        function event() {},
+      );
       fc.assert(
-        fc.property(fc.oneof(noField.map((value) => ({ value, phrase: 'has none of data, event, id, retry or comment' })), notAnEvent.map((value) => ({ value, phrase: `an event must be a string or an object with data, event, id, retry or comment, but received ${nameOf(value)}` }))), ({ value, phrase }) => {
-          expect(() => encodeEvent(value as SseEvent)).toThrow(TypeError);
-          expect(() => encodeEvent(value as SseEvent)).toThrow(`encodeEvent(): ${phrase.startsWith('has') ? 'the event ' : ''}`);
-          expect(() => encodeEvent(value as SseEvent)).toThrow(phrase);
-        }),
+        fc.property(
+          fc.oneof(
+            noField.map((value) => ({ value, phrase: 'has none of data, event, id, retry or comment' })),
+            notAnEvent.map((value) => ({
+              value,
+              phrase: `an event must be a string or an object with data, event, id, retry or comment, but received ${nameOf(value)}`,
+            })),
+          ),
+          ({ value, phrase }) => {
+            expect(() => encodeEvent(value as SseEvent)).toThrow(TypeError);
+            expect(() => encodeEvent(value as SseEvent)).toThrow(
+              `encodeEvent(): ${phrase.startsWith('has') ? 'the event ' : ''}`,
+            );
+            expect(() => encodeEvent(value as SseEvent)).toThrow(phrase);
+          },
+        ),
         runs(INVALID_RUNS),
       );
     });
@@ -272,7 +339,10 @@ describe.each(expressVersions)('sse(handler) end to end against eventsource-pars
   beforeAll(async () => {
     const app = createApp();
     // No keep-alive comments: the stream holds exactly the events produced.
-    app.get('/', sse(() => current() as Iterable<SseEvent | string>, { keepAlive: null }));
+    app.get(
+      '/',
+      sse(() => current() as Iterable<SseEvent | string>, { keepAlive: null }),
+    );
     errors = recordErrorsByUrl(app);
     server = await listen(app);
   });
@@ -284,28 +354,38 @@ describe.each(expressVersions)('sse(handler) end to end against eventsource-pars
   it(
     'streams any events so that the parser reads back exactly what was encoded',
     async () => {
-      const produced = fc.record({ events: fc.array(anyEvent, { maxLength: 8 }), form: fc.constantFrom('async generator', 'sync generator', 'array') });
+      const produced = fc.record({
+        events: fc.array(anyEvent, { maxLength: 8 }),
+        form: fc.constantFrom('async generator', 'sync generator', 'array'),
+      });
       await fc.assert(
         fc.asyncProperty(produced, async ({ events, form }) => {
           const path = pathFor(++run);
           current = () => {
             if (form === 'array') return events;
-            if (form === 'sync generator') return (function* () { yield* events; })();
-            return (async function* () { yield* events; })();
+            if (form === 'sync generator')
+              return (function* () {
+                yield* events;
+              })();
+            return (async function* () {
+              yield* events;
+            })();
           };
 
-          const client = await openStream(server.url, path);
+          const client = await streamRequest(server.url, path);
           const chunks: Buffer[] = [];
           for (let chunk = await client.receive(); chunk !== null; chunk = await client.receive()) chunks.push(chunk);
 
-          expect(await client.outcome).toBe('complete');
+          expect((await client.readToEnd()).aborted).toBe(false);
           expect(errors.get(path)).toBeUndefined();
           expect(client.status).toBe(200);
           expect(client.headers['content-type']).toBe('text/event-stream; charset=utf-8');
           expect(client.headers['cache-control']).toBe('no-cache, no-transform');
           expect(client.headers['x-accel-buffering']).toBe('no');
           expect(client.headers['content-length']).toBeUndefined();
-          expect(Buffer.concat(chunks)).toEqual(Buffer.from(events.map((event) => encodeEvent(event)).join(''), 'utf8'));
+          expect(Buffer.concat(chunks)).toEqual(
+            Buffer.from(events.map((event) => encodeEvent(event)).join(''), 'utf8'),
+          );
           // Parsed as the chunks arrived, as a browser would.
           expect(parseStream(chunks)).toEqual(events.flatMap(expectedParse));
         }),

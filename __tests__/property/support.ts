@@ -18,7 +18,7 @@ export function nameOf(value: unknown): string {
   if (typeof value === 'function') return `function (${value.name || 'anonymous'})`;
   if (Array.isArray(value)) return `array of length ${value.length}`;
   if (typeof value === 'object') {
-    const name = (value as object).constructor?.name;
+    const name = value.constructor?.name;
     return name && name !== 'Object' ? `${name} object` : 'object';
   }
   return `${typeof value} (${inspect(value)})`;
@@ -53,15 +53,17 @@ export const notABody: fc.Arbitrary<Named> = fc
     identifier.map((description) => Symbol(description)),
     fc.constant(null),
     identifier.map(namedFunction),
-    fc.constantFrom(
-      () => new Date(0),
-      () => /re/g,
-      () => new Error('boom'),
-      () => new Widget(),
-      () => new WeakMap(),
-      () => new Number(7),
-      () => new Boolean(false),
-    ).map((make) => make()),
+    fc
+      .constantFrom(
+        () => new Date(0),
+        () => /re/g,
+        () => new Error('boom'),
+        () => new Widget(),
+        () => new WeakMap(),
+        () => new Number(7),
+        () => new Boolean(false),
+      )
+      .map((make) => make()),
   )
   .map((value) => ({ value, name: nameOf(value) }));
 

@@ -10,7 +10,13 @@ import { listen } from '../helpers/server.js';
 import { watchWarnings } from '../helpers/warnings.js';
 import { within } from '../helpers/within.js';
 import { startStream, type RawOutcome, type RawStream } from './rawStream.js';
-import { countAllListeners, countListeners, probeResponses, type ListenerCounts, type ResponseProbe } from './responseProbe.js';
+import {
+  countAllListeners,
+  countListeners,
+  probeResponses,
+  type ListenerCounts,
+  type ResponseProbe,
+} from './responseProbe.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -36,8 +42,7 @@ export type ClientFault = 'disconnect' | 'midChunk' | 'stopReading' | 'stall';
 export type Ending = 'end' | 'throw' | 'hang';
 
 export type ClientPlan =
-  | { readonly fault: ClientFault; readonly at: number }
-  | { readonly fault: 'none'; readonly then: 'reuse' | 'close' };
+  { readonly fault: ClientFault; readonly at: number } | { readonly fault: 'none'; readonly then: 'reuse' | 'close' };
 
 export interface Plan {
   readonly express: string;
@@ -120,6 +125,7 @@ async function* throwInFinally<T>(source: AsyncGenerator<T, void, undefined>): A
     yield* source;
   } finally {
     // The fault under test: a finally that throws, replacing whatever ended the generator.
+    // eslint-disable-next-line no-unsafe-finally
     throw finallyError;
   }
 }
@@ -131,7 +137,9 @@ async function* throwInFinally<T>(source: AsyncGenerator<T, void, undefined>): A
  * advancing jest's fake timers, which replace only `setTimeout` and friends.
  */
 export async function runScenario(plan: Plan): Promise<Observation> {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'queueMicrotask', 'Date', 'hrtime', 'performance'] });
+  jest.useFakeTimers({
+    doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'queueMicrotask', 'Date', 'hrtime', 'performance'],
+  });
   const watch = watchProcess();
   const warnings = watchWarnings();
   const producer = createProducer<Buffer>();
@@ -174,7 +182,8 @@ export async function runScenario(plan: Plan): Promise<Observation> {
 
     const outcome = await client.outcome;
     const received = client.body();
-    if (probe.socket !== socket) throw new Error('the stream did not run on the kept-alive connection of the plain response');
+    if (probe.socket !== socket)
+      throw new Error('the stream did not run on the kept-alive connection of the plain response');
     let serverSocket: Observation['serverSocket'] = 'destroyed';
     let socketListeners: Observation['socketListeners'] = 'not checked: destroyed';
     if (outcome === 'complete' && plan.client.fault === 'none' && plan.client.then === 'reuse') {
@@ -184,7 +193,12 @@ export async function runScenario(plan: Plan): Promise<Observation> {
       serverSocket = next === socket && server.sockets.length === 1 ? 'reused by the next request' : 'not reused';
     } else {
       if (outcome === 'complete') client.socket!.destroy();
-      if (!socket.destroyed) await within(new Promise((resolve) => socket.once('close', resolve)), 'the server socket closing', STEP_DEADLINE);
+      if (!socket.destroyed)
+        await within(
+          new Promise((resolve) => socket.once('close', resolve)),
+          'the server socket closing',
+          STEP_DEADLINE,
+        );
     }
     await settle();
 

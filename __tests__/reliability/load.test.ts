@@ -34,7 +34,10 @@ const enoughFiles = fileLimit >= FILES_NEEDED;
 const itWithEnoughFiles = enoughFiles ? it : it.skip;
 const skipNote = enoughFiles ? '' : ` (skipped: ulimit -n is ${fileLimit}, this test needs ${FILES_NEEDED})`;
 // Jest lists no test titles for a file whose tests are all skipped: say why here.
-if (!enoughFiles) console.warn(`load.test.ts: ${STREAMS} concurrent streams need ${FILES_NEEDED} open files, but ulimit -n is ${fileLimit}: skipped.`);
+if (!enoughFiles)
+  console.warn(
+    `load.test.ts: ${STREAMS} concurrent streams need ${FILES_NEEDED} open files, but ulimit -n is ${fileLimit}: skipped.`,
+  );
 
 /** A small seeded PRNG (mulberry32): the set of clients that drop, and where, is replayable from the seed. */
 function random(seed: number): () => number {
@@ -163,8 +166,8 @@ async function runLoad(streams: number, seed: number, heapBefore: number): Promi
   }));
   const droppers = clients.filter((client) => client.dropAt !== Infinity);
   const keepers = clients.filter((client) => client.dropAt === Infinity);
-  let perStreamInFlight = NaN;
-  let openAtOnce = 0;
+  let perStreamInFlight: number;
+  let openAtOnce: number;
   try {
     for (const client of clients) request(port, client, tally, progress.notify);
     await progress.until(
@@ -200,14 +203,19 @@ async function runLoad(streams: number, seed: number, heapBefore: number): Promi
     streams,
     openAtOnce,
     droppers: droppers.length,
-    keepersComplete: keepers.filter((client) => client.outcome === 'complete' && client.received === STREAM_BYTES).length,
+    keepersComplete: keepers.filter((client) => client.outcome === 'complete' && client.received === STREAM_BYTES)
+      .length,
     keepersWithEveryByteExact: keepers.filter(exact).length,
-    droppersCutWithExactPrefix: droppers.filter((client) => client.outcome === 'aborted' && exact(client) && client.received < STREAM_BYTES).length,
+    droppersCutWithExactPrefix: droppers.filter(
+      (client) => client.outcome === 'aborted' && exact(client) && client.received < STREAM_BYTES,
+    ).length,
     finallyRan: server.finalized,
     serverSawClientLeave: server.leftEarly,
     signalsAborted: server.aborted,
     errors: errors.length,
-    clientFailures: [...new Set(clients.filter((client) => client.outcome.startsWith('failed')).map((client) => client.outcome))],
+    clientFailures: [
+      ...new Set(clients.filter((client) => client.outcome.startsWith('failed')).map((client) => client.outcome)),
+    ],
     unhandledRejections: watch.unhandled.length,
     consoleErrors: watch.logged.length,
     maxListenersWarnings: warnings.warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning').length,

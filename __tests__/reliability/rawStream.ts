@@ -1,12 +1,11 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { whenBodyEnds } from '../helpers/client.js';
 
 /** How the exchange ended: a clean end of the body, a body cut short, or no response at all. */
 export type RawOutcome = 'complete' | 'aborted' | 'no response';
 
 /**
- * A raw HTTP client for fault injection. Unlike `helpers/client.ts` `openStream()`, it hands the
+ * A raw HTTP client for fault injection. Unlike the test kit's `streamRequest()`, it hands the
  * request over before the headers arrive (to disconnect before them), and it can stop reading or
  * disconnect from inside the `'data'` event that reaches a byte count, so "mid-chunk" is exact.
  */
@@ -109,4 +108,14 @@ export function startStream(url: string, agent: http.Agent | false): RawStream {
     },
     disconnect: () => request.destroy(),
   };
+}
+
+/**
+ * Calls `onEnd` once `response`'s body is over, with how it ended. A `'close'` without `complete`
+ * is a body cut short (incomplete chunked body, socket reset); the `'error'` it comes with is
+ * expected, so it is swallowed here.
+ */
+function whenBodyEnds(response: http.IncomingMessage, onEnd: (outcome: 'complete' | 'aborted') => void): void {
+  response.on('error', () => {});
+  response.on('close', () => onEnd(response.complete ? 'complete' : 'aborted'));
 }

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { RequestHandler, Response } from 'express';
 import { deferred } from '../helpers/deferred.js';
+import { spyOnWrites } from '../helpers/writes.js';
 
 const trackedEvents = ['close', 'finish', 'error', 'drain', 'unpipe'] as const;
 
@@ -22,7 +23,10 @@ export interface ResponseProbe {
   readonly closed: Promise<void>;
 }
 
-export function countListeners(emitter: NodeJS.EventEmitter, events: readonly string[] = trackedEvents): ListenerCounts {
+export function countListeners(
+  emitter: NodeJS.EventEmitter,
+  events: readonly string[] = trackedEvents,
+): ListenerCounts {
   return Object.fromEntries(events.map((event) => [event, emitter.listenerCount(event)]));
 }
 
@@ -46,16 +50,13 @@ export function probeResponses(probes: ResponseProbe[]): RequestHandler {
     res.on('drain', function markDrained() {
       blocked = false;
     });
-    const write = res.write;
-    res.write = function probedWrite(this: Response, ...args: Parameters<typeof write>) {
-      if (isClosed) writesAfterClose++;
-      const accepted = write.apply(this, args);
+    spyOnWrites(res, function probeWrite({ accepted, afterEnd }) {
+      if (isClosed || afterEnd) writesAfterClose++;
       if (!accepted) {
         blocked = true;
         onBlocked.splice(0).forEach((wake) => wake());
       }
-      return accepted;
-    } as typeof write;
+    });
     probes.push({
       res,
       socket: res.socket!,

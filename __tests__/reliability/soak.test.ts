@@ -31,84 +31,84 @@ const BODY_BYTES = CHUNKS * CHUNK;
 const MAX_GROWTH = 1536 * KiB;
 
 describe(`asyncStream() over ${MAX_SOCKETS} keep-alive connections, ${RESPONSES} responses in a row`, () => {
-  it(
-    'reuses the sockets, sends every body exactly, closes every generator and keeps the heap and listeners flat',
-    async () => {
-      const watch = watchProcess();
-      const warnings = watchWarnings();
-      let finalized = 0;
-      const app = express();
-      app.get(
-        '/soak/:id',
-        asyncStream(async function* (req) {
-          const id = Number(req.params['id']);
-          try {
-            for (let i = 0; i < CHUNKS; i++) {
-              // A turn of the event loop between chunks, so that each one is its own write.
-              if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-              yield contentOf(id, i * CHUNK, CHUNK);
-            }
-          } finally {
-            finalized++;
+  it('reuses the sockets, sends every body exactly, closes every generator and keeps the heap and listeners flat', async () => {
+    const watch = watchProcess();
+    const warnings = watchWarnings();
+    let finalized = 0;
+    const app = express();
+    app.get(
+      '/soak/:id',
+      asyncStream(async function* (req) {
+        const id = Number(req.params['id']);
+        try {
+          for (let i = 0; i < CHUNKS; i++) {
+            // A turn of the event loop between chunks, so that each one is its own write.
+            if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+            yield contentOf(id, i * CHUNK, CHUNK);
           }
-        }),
-      );
-      const errors = recordErrors(app);
-      const { server, url, sockets, close } = await listen(app);
-      // Idle sockets wait out the heap readings between the two phases without being closed.
-      server.keepAliveTimeout = 60_000;
-      const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
-      let exact = 0;
-      try {
-        const fetchAll = async (from: number, to: number): Promise<void> => {
-          const lane = async (first: number): Promise<void> => {
-            for (let id = first; id < to; id += MAX_SOCKETS) if (await fetchBody(url, agent, id)) exact++;
-          };
-          await within(Promise.all(Array.from({ length: MAX_SOCKETS }, (_, i) => lane(from + i))), `responses ${from} to ${to - 1}`, 40_000);
+        } finally {
+          finalized++;
+        }
+      }),
+    );
+    const errors = recordErrors(app);
+    const { server, url, sockets, close } = await listen(app);
+    // Idle sockets wait out the heap readings between the two phases without being closed.
+    server.keepAliveTimeout = 60_000;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+    let exact = 0;
+    try {
+      const fetchAll = async (from: number, to: number): Promise<void> => {
+        const lane = async (first: number): Promise<void> => {
+          for (let id = first; id < to; id += MAX_SOCKETS) if (await fetchBody(url, agent, id)) exact++;
         };
-
-        await fetchAll(0, WARM_UP);
-        const heapAfterWarmUp = await heapAfterGc();
-        const listenersAfterWarmUp = sockets.map((socket) => countAllListeners(socket));
-        await fetchAll(WARM_UP, RESPONSES);
-        const heapAtEnd = await heapAfterGc();
-        const growth = heapAtEnd - heapAfterWarmUp;
-        process.stdout.write(
-          `soak: ${RESPONSES} responses on ${sockets.length} connections; heap after ${WARM_UP} ${inMiB(heapAfterWarmUp)}, ` +
-            `after ${RESPONSES} ${inMiB(heapAtEnd)}, growth ${inMiB(growth)} (${Math.round(growth / (RESPONSES - WARM_UP))} B/response)\n`,
+        await within(
+          Promise.all(Array.from({ length: MAX_SOCKETS }, (_, i) => lane(from + i))),
+          `responses ${from} to ${to - 1}`,
+          40_000,
         );
+      };
 
-        expect({
-          exactBodies: exact,
-          finallyRan: finalized,
-          connections: sockets.length <= MAX_SOCKETS ? `at most ${MAX_SOCKETS}` : sockets.length,
-          socketsStillOpen: sockets.every((socket) => !socket.destroyed),
-          listenersPerSocket: sockets.map((socket, i) => sameOrDiff(listenersAfterWarmUp[i], countAllListeners(socket))),
-          errors,
-          unhandledRejections: watch.unhandled,
-          consoleErrors: watch.logged,
-          maxListenersWarnings: warnings.warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning'),
-        }).toEqual({
-          exactBodies: RESPONSES,
-          finallyRan: RESPONSES,
-          connections: `at most ${MAX_SOCKETS}`,
-          socketsStillOpen: true,
-          listenersPerSocket: sockets.map(() => 'as after the warm-up'),
-          errors: [],
-          unhandledRejections: [],
-          consoleErrors: [],
-          maxListenersWarnings: [],
-        });
-        expect(growth).toBeLessThan(MAX_GROWTH);
-      } finally {
-        agent.destroy();
-        await close();
-        warnings.stop();
-        watch.stop();
-      }
-    },
-    60_000,
-  );
+      await fetchAll(0, WARM_UP);
+      const heapAfterWarmUp = await heapAfterGc();
+      const listenersAfterWarmUp = sockets.map((socket) => countAllListeners(socket));
+      await fetchAll(WARM_UP, RESPONSES);
+      const heapAtEnd = await heapAfterGc();
+      const growth = heapAtEnd - heapAfterWarmUp;
+      process.stdout.write(
+        `soak: ${RESPONSES} responses on ${sockets.length} connections; heap after ${WARM_UP} ${inMiB(heapAfterWarmUp)}, ` +
+          `after ${RESPONSES} ${inMiB(heapAtEnd)}, growth ${inMiB(growth)} (${Math.round(growth / (RESPONSES - WARM_UP))} B/response)\n`,
+      );
+
+      expect({
+        exactBodies: exact,
+        finallyRan: finalized,
+        connections: sockets.length <= MAX_SOCKETS ? `at most ${MAX_SOCKETS}` : sockets.length,
+        socketsStillOpen: sockets.every((socket) => !socket.destroyed),
+        listenersPerSocket: sockets.map((socket, i) => sameOrDiff(listenersAfterWarmUp[i], countAllListeners(socket))),
+        errors,
+        unhandledRejections: watch.unhandled,
+        consoleErrors: watch.logged,
+        maxListenersWarnings: warnings.warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning'),
+      }).toEqual({
+        exactBodies: RESPONSES,
+        finallyRan: RESPONSES,
+        connections: `at most ${MAX_SOCKETS}`,
+        socketsStillOpen: true,
+        listenersPerSocket: sockets.map(() => 'as after the warm-up'),
+        errors: [],
+        unhandledRejections: [],
+        consoleErrors: [],
+        maxListenersWarnings: [],
+      });
+      expect(growth).toBeLessThan(MAX_GROWTH);
+    } finally {
+      agent.destroy();
+      await close();
+      warnings.stop();
+      watch.stop();
+    }
+  }, 60_000);
 });
 
 /** GETs `/soak/:id` on `agent`; resolves with whether the body was complete and exactly stream `id`'s bytes. */
@@ -129,7 +129,10 @@ function fetchBody(baseUrl: string, agent: http.Agent, id: number): Promise<bool
   });
 }
 
-function sameOrDiff(before: ListenerCounts | undefined, after: ListenerCounts): string | { before?: ListenerCounts; after: ListenerCounts } {
+function sameOrDiff(
+  before: ListenerCounts | undefined,
+  after: ListenerCounts,
+): string | { before?: ListenerCounts; after: ListenerCounts } {
   if (before === undefined) return { after };
   const names = new Set([...Object.keys(before), ...Object.keys(after)]);
   return [...names].every((name) => before[name] === after[name]) ? 'as after the warm-up' : { before, after };

@@ -2,7 +2,12 @@ import type http from 'node:http';
 import express from 'express';
 import { createParser } from 'eventsource-parser';
 import { sse } from '../../src/index.js';
-import { ReceiveTimeoutError, streamRequest, type ServerSentEvent, type StreamConnection } from '../../src/testing/index.js';
+import {
+  ReceiveTimeoutError,
+  streamRequest,
+  type ServerSentEvent,
+  type StreamConnection,
+} from '../../src/testing/index.js';
 import { useTrickle } from '../helpers/trickle.js';
 
 /** An app that answers with `body` as an event stream, in one write. */
@@ -15,14 +20,17 @@ function wholeStream(body: string): http.RequestListener {
 
 async function receiveAll(connection: StreamConnection): Promise<ServerSentEvent[]> {
   const events: ServerSentEvent[] = [];
-  for (let event = await connection.receiveEvent(); event !== null; event = await connection.receiveEvent()) events.push(event);
+  for (let event = await connection.receiveEvent(); event !== null; event = await connection.receiveEvent())
+    events.push(event);
   return events;
 }
 
 /** What eventsource-parser, a parser used by many SSE clients, dispatches for `body`. */
 function parsedByEventsourceParser(body: string): Array<{ data: string; event?: string }> {
   const events: Array<{ data: string; event?: string }> = [];
-  const parser = createParser({ onEvent: ({ data, event }) => events.push({ data, ...(event !== undefined && { event }) }) });
+  const parser = createParser({
+    onEvent: ({ data, event }) => events.push({ data, ...(event !== undefined && { event }) }),
+  });
   // TextDecoder, as a browser decodes the stream: it strips a leading byte order mark.
   parser.feed(new TextDecoder().decode(Buffer.from(body)));
   // The end of the stream: a CR it holds back, waiting to see whether an LF follows, ends a line.
@@ -38,11 +46,30 @@ const interpretations: Array<[string, string, ServerSentEvent[]]> = [
   ['removes one leading space of a value, no more', 'data:  x\n\n', [{ data: ' x' }]],
   ['dispatches nothing for a block without data, and forgets its type', 'event: e\n\ndata: y\n\n', [{ data: 'y' }]],
   ['dispatches an event whose data is empty', 'data\n\n', [{ data: '' }]],
-  ['gives the event type, absent when empty', 'event: tick\ndata: 1\n\nevent:\ndata: 2\n\n', [{ event: 'tick', data: '1' }, { data: '2' }]],
-  ['carries the last event ID to later events until an empty id resets it', 'id: 1\ndata: a\n\ndata: b\n\nid\ndata: c\n\n', [{ data: 'a', id: '1' }, { data: 'b', id: '1' }, { data: 'c' }]],
+  [
+    'gives the event type, absent when empty',
+    'event: tick\ndata: 1\n\nevent:\ndata: 2\n\n',
+    [{ event: 'tick', data: '1' }, { data: '2' }],
+  ],
+  [
+    'carries the last event ID to later events until an empty id resets it',
+    'id: 1\ndata: a\n\ndata: b\n\nid\ndata: c\n\n',
+    [{ data: 'a', id: '1' }, { data: 'b', id: '1' }, { data: 'c' }],
+  ],
   ['takes an id from a block without data', 'id: 7\n\ndata: a\n\n', [{ data: 'a', id: '7' }]],
-  ['ignores an id that contains NUL', 'id: 1\ndata: a\n\nid: 2\0x\ndata: b\n\n', [{ data: 'a', id: '1' }, { data: 'b', id: '1' }]],
-  ['gives a retry to the next event, once', 'retry: 3000\n\ndata: a\n\ndata: b\n\n', [{ data: 'a', retry: 3000 }, { data: 'b' }]],
+  [
+    'ignores an id that contains NUL',
+    'id: 1\ndata: a\n\nid: 2\0x\ndata: b\n\n',
+    [
+      { data: 'a', id: '1' },
+      { data: 'b', id: '1' },
+    ],
+  ],
+  [
+    'gives a retry to the next event, once',
+    'retry: 3000\n\ndata: a\n\ndata: b\n\n',
+    [{ data: 'a', retry: 3000 }, { data: 'b' }],
+  ],
   ['ignores a retry that is not only ASCII digits', 'retry: 1e3\ndata: a\n\n', [{ data: 'a' }]],
   ['ignores unknown fields', 'foo: bar\ndata: a\n\n', [{ data: 'a' }]],
   ['ends lines at CRLF, LF or CR', 'data: a\rdata: b\r\n\r\ndata: c\r\r: end\n', [{ data: 'a\nb' }, { data: 'c' }]],
@@ -75,13 +102,18 @@ describe('StreamConnection.receiveEvent()', () => {
     });
 
     it.each(interpretations)('%s, as eventsource-parser does (data and type)', (_rule, body, expected) => {
-      expect(parsedByEventsourceParser(body)).toEqual(expected.map(({ data, event }) => ({ data, ...(event !== undefined && { event }) })));
+      expect(parsedByEventsourceParser(body)).toEqual(
+        expected.map(({ data, event }) => ({ data, ...(event !== undefined && { event }) })),
+      );
     });
   });
 
   it('reads what sse() sends', async () => {
     const app = express();
-    app.get('/', sse(() => [{ event: 'tick', data: 'a\nb', id: '1', retry: 500 }, 'plain']));
+    app.get(
+      '/',
+      sse(() => [{ event: 'tick', data: 'a\nb', id: '1', retry: 500 }, 'plain']),
+    );
     connection = await streamRequest(app, '/');
     expect(await connection.receiveEvent()).toEqual({ event: 'tick', data: 'a\nb', id: '1', retry: 500 });
     expect(await connection.receiveEvent()).toEqual({ data: 'plain', id: '1' });

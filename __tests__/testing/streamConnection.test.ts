@@ -1,14 +1,22 @@
 import express from 'express';
 import { asyncStream, isAsyncStreamError, ndjson } from '../../src/index.js';
-import { ReceiveTimeoutError, ResponseAbortedError, streamRequest, type StreamConnection } from '../../src/testing/index.js';
+import {
+  ReceiveTimeoutError,
+  ResponseAbortedError,
+  streamRequest,
+  type StreamConnection,
+} from '../../src/testing/index.js';
 import { useTrickle } from '../helpers/trickle.js';
 
 /** An app whose `/` yields `chunks` in one tick, which the server coalesces into one write. */
 function sameTickApp(...chunks: string[]): express.Express {
   const app = express();
-  app.get('/', asyncStream(async function* () {
-    yield* chunks;
-  }));
+  app.get(
+    '/',
+    asyncStream(async function* () {
+      yield* chunks;
+    }),
+  );
   return app;
 }
 
@@ -85,7 +93,10 @@ describe('StreamConnection', () => {
   describe('receiveJson()', () => {
     it('gives each value of an ndjson() body, null included, then undefined', async () => {
       const app = express();
-      app.get('/', ndjson(() => [{ id: 1 }, null, 'two', [3]]));
+      app.get(
+        '/',
+        ndjson(() => [{ id: 1 }, null, 'two', [3]]),
+      );
       connection = await streamRequest(app, '/');
       expect(await connection.receiveJson()).toEqual({ id: 1 });
       expect(await connection.receiveJson()).toBeNull();
@@ -114,7 +125,7 @@ describe('StreamConnection', () => {
       connection = await streamRequest(sameTickApp('{"a":\n', '1\n'), '/');
       const error = await connection.receiveJson().catch((reason: unknown) => reason);
       expect(isAsyncStreamError(error)).toBe(true);
-      expect((error as Error).message).toContain("receiveJson() read a line that is not JSON, string ('{\"a\":')");
+      expect((error as Error).message).toContain('receiveJson() read a line that is not JSON, string (\'{"a":\')');
       expect((error as Error).cause).toBeInstanceOf(SyntaxError);
       expect(await connection.receiveJson()).toBe(1);
     });
@@ -125,6 +136,63 @@ describe('StreamConnection', () => {
       await server.send('{"a":1');
       server.cut();
       await expect(connection.receiveJson()).rejects.toThrow(ResponseAbortedError);
+    });
+  });
+
+  describe('readToEnd()', () => {
+    it('gives the rest of a body that ended cleanly, with aborted false', async () => {
+      connection = await streamRequest(sameTickApp('1\n', '2\n'), '/');
+      expect(await connection.receiveLine()).toBe('1');
+      const { body, aborted } = await connection.readToEnd();
+      expect(body.toString()).toBe('2\n');
+      expect(aborted).toBe(false);
+    });
+
+    it('gives what arrived of a body cut short, with aborted true, instead of throwing', async () => {
+      const server = trickle();
+      connection = await streamRequest(server.app, '/');
+      await server.send('partial');
+      server.cut();
+      const { body, aborted } = await connection.readToEnd();
+      expect(body.toString()).toBe('partial');
+      expect(aborted).toBe(true);
+    });
+
+    it('throws a ReceiveTimeoutError when a chunk is late', async () => {
+      const server = trickle();
+      connection = await streamRequest(server.app, '/', { timeout: 100 });
+      await expect(connection.readToEnd()).rejects.toMatchObject({
+        name: 'ReceiveTimeoutError',
+        awaited: 'the next chunk',
+      });
+    });
+  });
+
+  describe('receivedBytes', () => {
+    it('counts the bytes that arrived, read or not', async () => {
+      const server = trickle();
+      connection = await streamRequest(server.app, '/');
+      expect(connection.receivedBytes).toBe(0);
+      await server.send('abc');
+      expect(connection.receivedBytes).toBe(3);
+      expect(await connection.receive()).toBeInstanceOf(Buffer);
+      expect(connection.receivedBytes).toBe(3);
+    });
+  });
+
+  describe('rawHeaders', () => {
+    it('holds each header line as sent: the case of its name, and one entry per line', async () => {
+      const app = express();
+      app.get('/', (_req, res) => {
+        res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+        res.setHeader('X-Mixed-Case', 'yes');
+        res.end();
+      });
+      connection = await streamRequest(app, '/');
+      const lines = [];
+      for (let i = 0; i < connection.rawHeaders.length; i += 2)
+        lines.push(`${connection.rawHeaders[i]}: ${connection.rawHeaders[i + 1]}`);
+      expect(lines).toEqual(expect.arrayContaining(['Set-Cookie: a=1', 'Set-Cookie: b=2', 'X-Mixed-Case: yes']));
     });
   });
 
@@ -146,7 +214,9 @@ describe('StreamConnection', () => {
   describe.each(['receiveLine', 'receiveEvent', 'receiveJson'] as const)('%s(options)', (method) => {
     it('rejects an invalid timeout, naming the method', async () => {
       connection = await streamRequest(sameTickApp('x\n'), '/');
-      await expect(connection[method]({ timeout: 0 })).rejects.toThrow(`${method}(options): \`timeout\` must be between 1`);
+      await expect(connection[method]({ timeout: 0 })).rejects.toThrow(
+        `${method}(options): \`timeout\` must be between 1`,
+      );
     });
   });
 });

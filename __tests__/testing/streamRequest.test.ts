@@ -2,7 +2,12 @@ import http from 'node:http';
 import { Readable } from 'node:stream';
 import express, { type Express } from 'express';
 import { asyncStream, currentSignal, ndjson, sse } from '../../src/index.js';
-import { ReceiveTimeoutError, ResponseAbortedError, streamRequest, type StreamConnection } from '../../src/testing/index.js';
+import {
+  ReceiveTimeoutError,
+  ResponseAbortedError,
+  streamRequest,
+  type StreamConnection,
+} from '../../src/testing/index.js';
 import { deferred, settle } from '../helpers/deferred.js';
 import { createProducer, type Producer } from '../helpers/producer.js';
 import { listen, type TestServer } from '../helpers/server.js';
@@ -11,18 +16,32 @@ import { listen, type TestServer } from '../helpers/server.js';
 function createTestApp(): { app: Express; producer: Producer<string> } {
   const app = express();
   const producer = createProducer();
-  app.get('/stream', asyncStream(() => producer.generateUntil(currentSignal())));
-  app.post('/echo', express.json(), asyncStream((req) => ({ method: req.method, type: req.get('content-type'), body: req.body, tag: req.get('x-tag') })));
+  app.get(
+    '/stream',
+    asyncStream(() => producer.generateUntil(currentSignal())),
+  );
+  app.post(
+    '/echo',
+    express.json(),
+    asyncStream((req) => ({
+      method: req.method,
+      type: req.get('content-type'),
+      body: req.body,
+      tag: req.get('x-tag'),
+    })),
+  );
   return { app, producer };
 }
 
 /** Resolves once nothing listens on `url` any more. */
 function isRefused(url: string): Promise<boolean> {
   return new Promise((resolve) => {
-    http.get(url, { agent: false }, (response) => {
-      response.resume();
-      resolve(false);
-    }).on('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+    http
+      .get(url, { agent: false }, (response) => {
+        response.resume();
+        resolve(false);
+      })
+      .on('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
   });
 }
 
@@ -86,7 +105,12 @@ describe('streamRequest(target, path, init?)', () => {
     it('sends the method, the headers and a JSON body', async () => {
       const { app } = createTestApp();
       connection = await streamRequest(app, '/echo', { method: 'post', headers: { 'X-Tag': 'a' }, body: { n: 1 } });
-      expect(JSON.parse(await connection.text())).toEqual({ method: 'POST', type: 'application/json', body: { n: 1 }, tag: 'a' });
+      expect(JSON.parse(await connection.text())).toEqual({
+        method: 'POST',
+        type: 'application/json',
+        body: { n: 1 },
+        tag: 'a',
+      });
     });
   });
 
@@ -103,19 +127,26 @@ describe('streamRequest(target, path, init?)', () => {
     it('rejects receive() with a ResponseAbortedError, on every later call too', async () => {
       const cut = await openFailingStream();
       await expect(cut.receive()).rejects.toThrow(ResponseAbortedError);
-      await expect(cut.receive()).rejects.toMatchObject({ name: 'ResponseAbortedError', receivedBytes: 'partial'.length });
+      await expect(cut.receive()).rejects.toMatchObject({
+        name: 'ResponseAbortedError',
+        receivedBytes: 'partial'.length,
+      });
     });
 
     it('rejects text() instead of returning a truncated body', async () => {
       const cut = await openFailingStream();
-      await expect(cut.text()).rejects.toThrow('the server closed the connection before the end of the response body (7 bytes received)');
+      await expect(cut.text()).rejects.toThrow(
+        'the server closed the connection before the end of the response body (7 bytes received)',
+      );
     });
 
     it('throws from async iteration', async () => {
       const cut = await openFailingStream();
-      await expect((async () => {
-        for await (const chunk of cut) void chunk;
-      })()).rejects.toThrow(ResponseAbortedError);
+      await expect(
+        (async () => {
+          for await (const chunk of cut) void chunk;
+        })(),
+      ).rejects.toThrow(ResponseAbortedError);
     });
   });
 
@@ -130,6 +161,28 @@ describe('streamRequest(target, path, init?)', () => {
       expect(error).toMatchObject({ awaited: 'the next chunk', timeout: 100 });
       producer.push('late');
       expect((await connection.receive({ timeout: 5_000 }))?.toString()).toBe('late');
+    });
+
+    it("waits on real time under jest's fake timers, and adds no timer to theirs", async () => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'queueMicrotask'] });
+      try {
+        const producer = createProducer();
+        const app = express();
+        app.get(
+          '/',
+          asyncStream(() => producer.generateUntil(currentSignal()), { timeout: null }),
+        );
+        producer.push('first');
+        connection = await streamRequest(app, '/', { timeout: 1_000 });
+        await connection.receive();
+        const next = connection.receive();
+        expect(jest.getTimerCount()).toBe(0);
+        await jest.advanceTimersByTimeAsync(60_000);
+        producer.push('second');
+        expect((await next)?.toString()).toBe('second');
+      } finally {
+        jest.useRealTimers();
+      }
     });
 
     it('rejects when the headers do not arrive in time', async () => {
@@ -155,15 +208,18 @@ describe('streamRequest(target, path, init?)', () => {
       const gate = deferred();
       let cleanedUp = false;
       const app = express();
-      app.get('/', asyncStream(async function* () {
-        try {
-          yield 'first';
-          await new Promise((resolve) => currentSignal().addEventListener('abort', resolve));
-        } finally {
-          await gate.promise;
-          cleanedUp = true;
-        }
-      }));
+      app.get(
+        '/',
+        asyncStream(async function* () {
+          try {
+            yield 'first';
+            await new Promise((resolve) => currentSignal().addEventListener('abort', resolve));
+          } finally {
+            await gate.promise;
+            cleanedUp = true;
+          }
+        }),
+      );
       connection = await streamRequest(app, '/');
       await connection.receive();
       const disconnected = connection.disconnect().then(() => cleanedUp);
@@ -177,7 +233,10 @@ describe('streamRequest(target, path, init?)', () => {
       const body = new Readable({ read() {} });
       body.push('first');
       const app = express();
-      app.get('/', asyncStream(() => body));
+      app.get(
+        '/',
+        asyncStream(() => body),
+      );
       connection = await streamRequest(app, '/');
       await connection.receive();
       await connection.disconnect();
@@ -279,10 +338,13 @@ describe('streamRequest(target, path, init?)', () => {
     it('hold the producer back while the client does not read', async () => {
       const app = express();
       let produced = 0;
-      app.get('/big', asyncStream(function* () {
-        const chunk = Buffer.alloc(64 * 1024);
-        for (; produced < 1024; produced++) yield chunk;
-      }));
+      app.get(
+        '/big',
+        asyncStream(function* () {
+          const chunk = Buffer.alloc(64 * 1024);
+          for (; produced < 1024; produced++) yield chunk;
+        }),
+      );
       connection = await streamRequest(app, '/big');
       connection.pause();
       await settle(20);
@@ -296,17 +358,6 @@ describe('streamRequest(target, path, init?)', () => {
   });
 
   describe('with invalid arguments', () => {
-    it.each<[string, () => Promise<unknown>, ErrorConstructor, string]>([
-      ['a path without a leading slash', () => streamRequest('http://127.0.0.1:1', 'x'), TypeError, 'path must start with "/"'],
-      ['a target that is a number', () => streamRequest(42 as never, '/'), TypeError, 'target must be an Express app, an http.Server or a base URL'],
-      ['a negative timeout', () => streamRequest('http://127.0.0.1:1', '/', { timeout: -1 }), RangeError, '`timeout` must be between 1'],
-      ['a string timeout', () => streamRequest('http://127.0.0.1:1', '/', { timeout: '1s' as never }), TypeError, '`timeout` must be a number of milliseconds'],
-    ])('rejects %s', async (_case, call, ErrorClass, phrase) => {
-      const error = await call().catch((reason: unknown) => reason);
-      expect(error).toBeInstanceOf(ErrorClass);
-      expect((error as Error).message).toContain(phrase);
-    });
-
     it('rejects an http.Server that is not listening', async () => {
       await expect(streamRequest(http.createServer(), '/')).rejects.toThrow('is not listening on a TCP port');
     });
@@ -317,7 +368,9 @@ describe('streamRequest(target, path, init?)', () => {
       const { url } = server;
       await server.close();
       server = undefined;
-      await expect(streamRequest(url, '/stream')).rejects.toThrow('the request failed before the response headers arrived');
+      await expect(streamRequest(url, '/stream')).rejects.toThrow(
+        'the request failed before the response headers arrived',
+      );
     });
   });
 });

@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BodyBuffer } from './bodyBuffer.js';
 import { ReceiveTimeoutError, ResponseAbortedError } from './errors.js';
+import { realClearTimeout, realNow, realSetTimeout } from './realTime.js';
 import type { ConnectionOrigin } from './streamConnection.js';
 
 type BodyState = 'open' | 'ended' | 'aborted';
@@ -48,6 +49,11 @@ export class ResponseBody {
     return this.state === 'open';
   }
 
+  /** How many bytes of the body have arrived, read or not. */
+  get received(): number {
+    return this.receivedBytes;
+  }
+
   /**
    * Resolves with what `take` finds, waiting while it finds nothing and the body is open; then
    * with `null` at a clean end.
@@ -56,7 +62,7 @@ export class ResponseBody {
    * @throws ReceiveTimeoutError naming `awaited` when `take` finds nothing within `timeout` ms.
    */
   async read<T>(take: Take<T>, awaited: string, timeout: number): Promise<T | null> {
-    const deadline = Date.now() + timeout;
+    const deadline = realNow() + timeout;
     for (;;) {
       const found = take(this.buffer, this.state === 'ended');
       if (found !== undefined) return found;
@@ -65,7 +71,7 @@ export class ResponseBody {
         throw new ResponseAbortedError(this.origin.method, this.origin.url, this.receivedBytes);
       }
       await this.nextChange(
-        deadline - Date.now(),
+        deadline - realNow(),
         () => new ReceiveTimeoutError(this.origin.method, this.origin.url, awaited, timeout),
       );
     }
@@ -79,7 +85,7 @@ export class ResponseBody {
 
   private nextChange(remaining: number, timedOut: () => Error): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
+      const timer = realSetTimeout(
         () => {
           this.notify = this.notify.filter((wake) => wake !== onChange);
           reject(timedOut());
@@ -87,7 +93,7 @@ export class ResponseBody {
         Math.max(0, remaining),
       );
       const onChange = (): void => {
-        clearTimeout(timer);
+        realClearTimeout(timer);
         resolve();
       };
       this.notify.push(onChange);

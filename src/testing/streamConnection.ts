@@ -1,19 +1,29 @@
 // A response read as it arrives: by chunk, line, server-sent event or JSON line.
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { ReceiveTimeoutError } from './errors.js';
+import { ReceiveTimeoutError, ResponseAbortedError } from './errors.js';
 import { EventStreamReader, type ServerSentEvent } from './eventStream.js';
 import { resolveReceiveTimeout } from './options.js';
+import { realClearTimeout, realSetTimeout } from './realTime.js';
 import { parseJsonLine, shiftChunk, takeJsonLine, takeLine } from './readers.js';
 import { ResponseBody, type Take } from './responseBody.js';
 
 /** Options of the `receive…()` methods, {@link StreamConnection.text} and {@link StreamConnection.disconnect}. */
 export interface ReceiveOptions {
   /**
-   * How long to wait, in milliseconds, before rejecting with a `ReceiveTimeoutError`.
+   * How long to wait, in milliseconds, before rejecting with a `ReceiveTimeoutError`. Real time, also
+   * under `jest.useFakeTimers()`: advancing a fake clock never fires it.
    *
    * @default the `timeout` given to `streamRequest()`, else 5_000
    */
   readonly timeout?: number;
+}
+
+/** What {@link StreamConnection.readToEnd} resolves with: the rest of a body, however it ended. */
+export interface BodyEnd {
+  /** The bytes that arrived and were not read before, in order. */
+  readonly body: Buffer;
+  /** True when the server cut the connection before the end of the body; false at a clean end. */
+  readonly aborted: boolean;
 }
 
 /** Where a connection came from, for error messages and defaults. */
@@ -34,6 +44,11 @@ export class StreamConnection implements AsyncIterable<Buffer> {
   readonly status: number;
   /** The response headers, names lower-cased. */
   readonly headers: IncomingHttpHeaders;
+  /**
+   * The header lines as received, `[name, value, name, value, …]`: names in the case sent, one entry
+   * per line, so that a header sent twice shows twice (Node's `IncomingMessage.rawHeaders`).
+   */
+  readonly rawHeaders: readonly string[];
   /** The URL requested. */
   readonly url: string;
   private readonly body: ResponseBody;
@@ -48,6 +63,7 @@ export class StreamConnection implements AsyncIterable<Buffer> {
   ) {
     this.status = response.statusCode ?? 0;
     this.headers = response.headers;
+    this.rawHeaders = response.rawHeaders;
     this.url = origin.url;
     this.body = new ResponseBody(response, origin);
     request.on('error', () => {});
@@ -145,6 +161,35 @@ export class StreamConnection implements AsyncIterable<Buffer> {
     return (await this.buffer(options)).toString('utf8');
   }
 
+  /**
+   * The rest of the body, once it has ended or been cut, and which of the two happened: what a
+   * client received of a stream that failed after its first chunk.
+   *
+   * @throws ReceiveTimeoutError when a chunk is late.
+   * @example
+   * import { streamRequest } from 'express-async-stream/testing';
+   * const connection = await streamRequest(app, '/feed');
+   * const { body, aborted } = await connection.readToEnd();
+   * expect(body.toString()).toBe('data: one\n\n');
+   * expect(aborted).toBe(true);
+   */
+  async readToEnd(options: ReceiveOptions = {}): Promise<BodyEnd> {
+    const parts: Buffer[] = [];
+    try {
+      for (let chunk = await this.receive(options); chunk !== null; chunk = await this.receive(options))
+        parts.push(chunk);
+      return { body: Buffer.concat(parts), aborted: false };
+    } catch (error) {
+      if (!(error instanceof ResponseAbortedError)) throw error;
+      return { body: Buffer.concat(parts), aborted: true };
+    }
+  }
+
+  /** How many bytes of the body have arrived so far, read or not. */
+  get receivedBytes(): number {
+    return this.body.received;
+  }
+
   /** Stops reading, so the server's writes back up (a client that stopped reading). */
   pause(): void {
     this.response.pause();
@@ -194,9 +239,9 @@ export class StreamConnection implements AsyncIterable<Buffer> {
   private awaitServer(served: Promise<void>, timeout: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(this.teardownTimeoutError(timeout)), timeout);
+      timer = realSetTimeout(() => reject(this.teardownTimeoutError(timeout)), timeout);
     });
-    return Promise.race([served, expired]).finally(() => clearTimeout(timer));
+    return Promise.race([served, expired]).finally(() => realClearTimeout(timer));
   }
 
   private teardownTimeoutError(timeout: number): ReceiveTimeoutError {

@@ -1,4 +1,3 @@
-// Step (test kit): opening a streamed request against an app, a server or a URL.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AsyncStreamError } from '../errors.js';
@@ -6,6 +5,7 @@ import { describeValue } from '../arguments.js';
 import { listenApp } from './appServer.js';
 import { ReceiveTimeoutError } from './errors.js';
 import { DEFAULT_RECEIVE_TIMEOUT, resolveReceiveTimeout } from './options.js';
+import { realClearTimeout, realSetTimeout } from './realTime.js';
 import { StreamConnection } from './streamConnection.js';
 
 /** An Express app (or any request listener), a listening `http.Server`, or a base URL. */
@@ -21,7 +21,8 @@ export interface StreamRequestInit {
   readonly body?: string | Uint8Array | Readonly<Record<string, unknown>>;
   /**
    * How long to wait for the headers, and then for each chunk unless a `receive()` call says
-   * otherwise, in milliseconds.
+   * otherwise, in milliseconds. Real time, also under `jest.useFakeTimers()`, whose clock a test
+   * advances past an idle timeout without the kit giving up.
    *
    * @default 5_000
    */
@@ -76,16 +77,16 @@ function awaitResponse(
   timeout: number,
 ): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(
+    const timer = realSetTimeout(
       () => reject(new ReceiveTimeoutError(method, url, 'the response headers', timeout)),
       timeout,
     );
     request.once('response', (response) => {
-      clearTimeout(timer);
+      realClearTimeout(timer);
       resolve(response);
     });
     request.once('error', (cause) => {
-      clearTimeout(timer);
+      realClearTimeout(timer);
       reject(
         new AsyncStreamError(
           `${method} ${url}: the request failed before the response headers arrived (${cause.message}).`,
