@@ -329,7 +329,9 @@ describe('closeStreams({ grace }) with 500 open streams of every kind', () => {
       sockets: counts.TCPSocketWrap ?? 0,
       servers: counts.TCPServerWrap ?? 0,
     });
-    expect(held(after)).toEqual(held(before));
+    // Other suites' sockets may close meanwhile: what matters is that none is added.
+    expect(held(after).sockets).toBeLessThanOrEqual(held(before).sockets);
+    expect(held(after).servers).toBeLessThanOrEqual(held(before).servers);
     // Jest's own timers come and go: one left per stream would show as hundreds.
     expect(after.Timeout ?? 0).toBeLessThanOrEqual(before.Timeout ?? 0);
   });

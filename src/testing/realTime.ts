@@ -1,4 +1,4 @@
-// The kit's deadlines, on Node's own clock and timers.
+// Step (test kit): the kit's deadlines, on Node's own clock and timers (not jest's fake ones).
 import { performance } from 'node:perf_hooks';
 import timers from 'node:timers';
 
