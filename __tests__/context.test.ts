@@ -215,6 +215,37 @@ describe.each(expressVersions)('asyncStream(handler): the request context (%s)',
     });
   });
 
+  describe("in the body's finally, when the client leaves while the body waits at a yield for the socket", () => {
+    it('still gives the request, and the signal aborted with the reason', async () => {
+      const app = createApp();
+      const seen: unknown[] = [];
+      const parked = deferred();
+      app.get(
+        '/parked',
+        asyncStream(async function* (req) {
+          try {
+            // Far more than the socket and the client take while it does not read: after this
+            // yield the generator waits, parked, until 'drain', which never comes.
+            parked.resolve();
+            yield Buffer.alloc(64 * 1024 * 1024);
+            yield 'never';
+          } finally {
+            try {
+              seen.push(currentRequest() === req, currentSignal().aborted, (currentSignal().reason as Error).name);
+            } catch (error) {
+              seen.push(error);
+            }
+          }
+        }),
+      );
+      const connection = await streamRequest(app, '/parked');
+      connection.pause();
+      await parked.promise;
+      await connection.disconnect();
+      expect(seen).toEqual([true, true, 'AbortError']);
+    });
+  });
+
   describe('when two requests are in flight at once', () => {
     it('each body sees its own request, chunk after chunk, however they interleave', async () => {
       const app = createApp();
