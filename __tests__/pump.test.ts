@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream';
-import type { RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
 import { asyncStream, currentResponse } from '../src/index.js';
 import { recordErrors } from './helpers/app.js';
 import { ResponseAbortedError, streamRequest } from '../src/testing/index.js';
 import { deferred } from './helpers/deferred.js';
 import { expressVersions } from './helpers/express.js';
 import { createProducer } from './helpers/producer.js';
+import { recordWrites, spyOnWrites } from './helpers/writes.js';
 
 const KiB = 1024;
 
@@ -15,18 +16,13 @@ const KiB = 1024;
  */
 function traceWrites(log: string[]): RequestHandler {
   return (_req, res, next) => {
-    const write = res.write;
-    res.write = function tracedWrite(this: Response, ...args: Parameters<typeof write>) {
-      const accepted = write.apply(this, args);
-      log.push(accepted ? 'write' : 'write:full');
-      return accepted;
-    } as typeof write;
+    spyOnWrites(res, ({ accepted }) => log.push(accepted ? 'write' : 'write:full'));
     res.on('drain', () => log.push('drain'));
     next();
   };
 }
 
-describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
+describe.each(expressVersions)('asyncStream(handler): how chunks reach the socket (%s)', (_name, createApp) => {
   describe('when res.write() returns false', () => {
     it("pulls nothing more from the body until 'drain'", async () => {
       const app = createApp();
@@ -122,23 +118,12 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
   });
 
   describe('with small chunks produced in the same tick', () => {
-    function countWrites(writes: number[]): RequestHandler {
-      return (_req, res, next) => {
-        const write = res.write;
-        res.write = function countedWrite(this: Response, ...args: Parameters<typeof write>) {
-          writes.push(Buffer.byteLength(args[0] as string | Buffer));
-          return write.apply(this, args);
-        } as typeof write;
-        next();
-      };
-    }
-
     it('coalesces them into one write, in order', async () => {
       const app = createApp();
-      const writes: number[] = [];
+      const record = recordWrites();
       app.get(
         '/',
-        countWrites(writes),
+        record.middleware,
         asyncStream(async function* () {
           yield 'a';
           yield Buffer.from('b');
@@ -147,23 +132,23 @@ describe.each(expressVersions)('pump() (%s)', (_name, createApp) => {
       );
       const client = await streamRequest(app, '/');
       expect((await client.buffer()).toString()).toBe('abc');
-      expect(writes).toEqual([3]);
+      expect(record.writes.map(({ chunk }) => chunk.length)).toEqual([3]);
       expect(client.headers['content-type']).toBe('text/html; charset=utf-8');
     });
 
     it('writes a batch as soon as it holds 16 KiB', async () => {
       const app = createApp();
-      const writes: number[] = [];
+      const record = recordWrites();
       app.get(
         '/',
-        countWrites(writes),
+        record.middleware,
         asyncStream(function* () {
           for (let i = 0; i < 2048; i++) yield 'sixteen bytes!!\n';
         }),
       );
       const client = await streamRequest(app, '/');
       expect((await client.buffer()).length).toBe(2048 * 16);
-      expect(writes).toEqual([16 * KiB, 16 * KiB]);
+      expect(record.writes.map(({ chunk }) => chunk.length)).toEqual([16 * KiB, 16 * KiB]);
     });
   });
 
