@@ -2,7 +2,7 @@
 // closeStreams() is process-wide and final, so this file makes one shutdown, in beforeAll, and each
 // test reads one side of it.
 import { once } from 'node:events';
-import http from 'node:http';
+import http, { type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import express from 'express';
@@ -56,6 +56,8 @@ interface Outcome {
 const producers = new Map<string, Producer>();
 let pausedUnread: () => void;
 const unreadPaused = new Promise<void>((resolve) => (pausedUnread = resolve));
+/** The server side of the unread streams: held back once `writableNeedDrain` is set. */
+const unreadResponses: ServerResponse[] = [];
 let release: () => void;
 const released = new Promise<void>((resolve) => (release = resolve));
 
@@ -100,6 +102,10 @@ function streamingApp(): express.Express {
   );
   app.get(
     '/sse-unread',
+    (_req, res, next) => {
+      unreadResponses.push(res);
+      next();
+    },
     sse(async function* () {
       const me = producer();
       try {
@@ -230,6 +236,8 @@ beforeAll(async () => {
     if (kind === 'sse-unread') connection.pause();
   }
   pausedUnread();
+  // Their sockets are full before the deploy starts: the clean end of these streams cannot be delivered.
+  while (!unreadResponses.every((res) => res.writableNeedDrain)) await delay(5);
   // Some clients leave just as the deploy starts: their streams are already ending.
   const leaving = opened.filter(({ kind }) => kind === 'bytes-endless').slice(0, 10);
   for (const { connection } of leaving) {
