@@ -1,6 +1,7 @@
+import http from 'node:http';
 import timeout from 'connect-timeout';
 import type { Request, Response } from 'express';
-import { asyncStream, currentSignal } from '../src/index.js';
+import { asyncStream, currentSignal, sse } from '../src/index.js';
 import { recordErrors, useProcessWatch } from './helpers/app.js';
 import { useStreamRequest } from './helpers/connections.js';
 import { deferred } from './helpers/deferred.js';
@@ -144,6 +145,35 @@ describe.each(expressVersions)('when other code ends the response while the body
       expect(crashes.uncaught).toEqual([]);
       expectOneRouteWarning('GET /ended');
     });
+  });
+
+  it('closes an idle body at once when code goes around the res.end guard (ServerResponse.prototype.end)', async () => {
+    const app = createApp();
+    const closed = deferred<unknown>();
+    let ender: (() => void) | undefined;
+    app.get(
+      '/bypassed',
+      sse(async function* (_req, res) {
+        ender = () => void (http.ServerResponse.prototype.end as () => void).call(res);
+        const signal = currentSignal();
+        try {
+          yield { data: 'one' };
+          // Idle: no value would ever come to show the pump that the response has ended.
+          await new Promise((_resolve, reject) =>
+            signal.addEventListener('abort', () => reject(signal.reason as Error)),
+          );
+        } finally {
+          closed.resolve(signal.reason);
+        }
+      }),
+    );
+    const connection = await streamRequest(app, '/bypassed');
+    expect((await connection.receiveEvent())?.data).toBe('one');
+    ender!();
+    expect(await connection.receiveEvent()).toBeNull();
+    expect(((await closed.promise) as Error).name).toBe('AbortError');
+    expect(crashes.uncaught).toEqual([]);
+    expectOneRouteWarning('GET /bypassed');
   });
 
   it('cuts after what was sent when the handler calls res.send() once the stream has started', async () => {

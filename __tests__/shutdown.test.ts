@@ -17,6 +17,8 @@ import {
   sse,
 } from '../src/index.js';
 import { ResponseAbortedError, streamRequest, type StreamConnection } from '../src/testing/index.js';
+import { deferred } from './helpers/deferred.js';
+import { watchWarnings } from './helpers/warnings.js';
 
 /** Wide enough that the finishing streams (about 100 ms of work after the call) are never near it. */
 const GRACE = 2_000;
@@ -54,6 +56,8 @@ interface Outcome {
 }
 
 const producers = new Map<string, Producer>();
+const slowHandlerCalled = deferred();
+const slowHandlerReleased = deferred();
 let pausedUnread: () => void;
 const unreadPaused = new Promise<void>((resolve) => (pausedUnread = resolve));
 /** The server side of the unread streams: held back once `writableNeedDrain` is set. */
@@ -120,6 +124,18 @@ function streamingApp(): express.Express {
       }
     }),
   );
+  // A handler still at work when the grace is over: its request gets the 503, and the body it
+  // returns afterwards is closed without a word (it did not answer by itself).
+  app.get(
+    '/slow-handler',
+    asyncStream(async () => {
+      slowHandlerCalled.resolve();
+      await slowHandlerReleased.promise;
+      return (async function* () {
+        yield 'never sent';
+      })();
+    }),
+  );
   // Byte streams that finish within the grace: they keep working after the call, and end whole.
   async function* finishing<T>(line: (i: number) => T): AsyncGenerator<T> {
     const me = producer();
@@ -175,8 +191,8 @@ async function readRest(kind: Kind, connection: StreamConnection, t0: () => numb
   let rest = '';
   try {
     if (kind === 'sse-unread') {
-      // Reads again only once the server has given up on it.
-      await delay(GRACE + 500);
+      // Reads again only once the server has given up on it (its response has closed).
+      await Promise.all(unreadResponses.filter((res) => !res.closed).map((res) => once(res, 'close')));
       connection.resume();
     }
     if (isEventStream(kind)) {
@@ -201,6 +217,8 @@ let before: Record<string, number>;
 let after: Record<string, number>;
 const leftEarly: string[] = [];
 let keptAlive: { ended: Promise<string> }[];
+let refused: { status: number; retryAfter: unknown; body: string };
+let warned: string[];
 let keptAliveEnds: string[];
 
 /** An event stream read through a keep-alive agent, as a browser holds it; `ended` says how it ended. */
@@ -252,13 +270,30 @@ beforeAll(async () => {
   const agent = new http.Agent({ keepAlive: true });
   keptAlive = await Promise.all(Array.from({ length: 10 }, (_, i) => keptAliveStream(agent, i)));
 
+  const warnings = watchWarnings();
+  const refusedConnection = streamRequest(server, '/slow-handler', { timeout: GRACE * 4 });
+  await slowHandlerCalled.promise;
+
   const started = Date.now();
   const closed = new Promise<number>((resolve) => server.close(() => resolve(Date.now() - started)));
   closing = closeStreams({ grace: GRACE });
   release();
+  const refusing = refusedConnection.then(async (connection) => {
+    const answer = {
+      status: connection.status,
+      retryAfter: connection.headers['retry-after'],
+      body: await connection.text(),
+    };
+    slowHandlerReleased.resolve();
+    return answer;
+  });
   outcomes = await Promise.all(staying.map(({ kind, connection }) => readRest(kind, connection, () => started)));
+  refused = await refusing;
   await closing;
   serverClosedAfter = await closed;
+  // Any warning would have come with the late body, which closing waited for.
+  warnings.stop();
+  warned = warnings.warnings.map(({ message }) => message);
   keptAliveEnds = await Promise.all(keptAlive.map(({ ended }) => ended));
   agent.destroy();
   // The 'close' callbacks of the last sockets run on the next turns.
@@ -297,6 +332,15 @@ describe('closeStreams({ grace }) with 500 open streams of every kind', () => {
     const unread = outcomes.filter(({ kind }) => kind === 'sse-unread');
     expect(unread).toHaveLength(2);
     expect(unread.filter(({ end }) => end !== 'cut')).toEqual([]);
+  });
+
+  it('answers 503 for a handler still at work when the grace is over, and closes its late body without a warning', () => {
+    expect(refused).toEqual({
+      status: 503,
+      retryAfter: '1',
+      body: 'Service Unavailable: the server is shutting down.\n',
+    });
+    expect(warned).toEqual([]);
   });
 
   it("runs every producer's finally exactly once", () => {

@@ -43,6 +43,8 @@ class Pump {
   async run(): Promise<void> {
     const { session, source } = this;
     const { encode } = source;
+    // Only a source with keep-alives needs to know when the pump waits: byte streams skip the calls.
+    const keepsAlive = source.heartbeat !== undefined;
     for (let index = 0; ; index++) {
       // After a write the socket refused, nothing more is pulled until 'drain'.
       while (!session.isDrained) {
@@ -55,11 +57,11 @@ class Pump {
         // Awaited only when the source answers with a promise: sync generators cost no microtask.
         let step = source.next();
         if (isPromiseLike(step)) {
-          session.waitForSource(true);
+          if (keepsAlive) session.waitForSource(true);
           try {
             step = await step;
           } finally {
-            session.waitForSource(false);
+            if (keepsAlive) session.waitForSource(false);
           }
         }
         // Closed while the source ran: a sync generator that ended the response itself could

@@ -91,7 +91,8 @@ export class StreamSession implements ClosableStream {
    * `next()`: a body it also returns has nowhere to go.
    */
   get isAnsweredElsewhere(): boolean {
-    return this.passedOn || this.res.writableEnded;
+    // Once abandoned (client gone, timeout, closeStreams()), the answer was ours: a body is just closed.
+    return this.state !== 'abandoned' && (this.passedOn || this.res.writableEnded);
   }
 
   /** True until the body is done, the client has gone, or the stream failed. */
@@ -309,8 +310,13 @@ export class StreamSession implements ClosableStream {
   };
 
   private readonly onClose = (): void => {
-    // Finished by the handler after it returned undefined (or by anyone before there was a body).
-    if (this.res.writableFinished) return this.release();
+    if (this.res.writableFinished) {
+      // Finished while the body streamed, by code that went around the res.end guard (a prototype
+      // call): the body is closed now, or an idle one would wait for a value that may never come.
+      if (this.isOpen && this.source !== undefined) return this.endedElsewhere();
+      // Finished by the handler after it returned undefined (or by anyone before there was a body).
+      return this.release();
+    }
     const reason = new DOMException('The client closed the connection before the response ended.', 'AbortError');
     if (this.isOpen) this.abandon(reason);
     else this.context.abort(reason);

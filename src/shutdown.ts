@@ -7,9 +7,15 @@ export interface CloseStreamsOptions {
   /**
    * Milliseconds a byte stream (`asyncStream`, `ndjson`) may take to finish on its own; those still
    * running then are cut, never ended cleanly, so that a truncated body cannot pass for a complete
-   * one. Event streams (`sse`) do not wait: they end at once. `0` cuts byte streams at once too.
+   * one (the bytes already written are delivered first, for at most 10 s more). Event streams
+   * (`sse`) end at once. When the grace is over, the connection of any stream whose client stopped
+   * reading is destroyed too. From `0` (cut at once) to 2^31-1; `null` and `Infinity` are refused:
+   * a shutdown has to end.
    *
    * @default 10_000
+   * @example
+   * import { closeStreams } from 'express-async-stream';
+   * await closeStreams({ grace: 30_000 }); // exports get half a minute to finish
    */
   readonly grace?: number | undefined;
 }
@@ -74,7 +80,13 @@ export function refuseStream(res: Response): void {
  * `asyncStream`, `sse` or `ndjson` route get `503` with `Retry-After` and `Connection: close`, and their
  * handler is not called. Connections end after their stream, so that `server.close()` completes.
  *
- * Calling it again returns the same promise. It never rejects for a stream that is already ending.
+ * The promise never rejects (bad options throw at once), and a second call returns the first call's
+ * promise, whatever its options. It settles once every producer has finished: one that ignores
+ * `currentSignal()` (an await nothing aborts) keeps it pending, so hand the signal to what it awaits.
+ *
+ * A browser's `EventSource` does not reconnect after a non-200 answer, so an `sse()` request that
+ * gets the 503 ends that page's stream: take the instance out of the load balancer (fail its
+ * readiness check) before calling this, so that reconnections go to the other instances.
  *
  * @param options - see {@link CloseStreamsOptions}.
  * @returns a promise that settles once every stream has been released.

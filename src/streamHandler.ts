@@ -24,6 +24,14 @@ export type RequestBody = any;
 /**
  * A route handler of a streaming factory: called as `handler(req, res, next)` inside the request
  * context, it returns (or is a generator function making) `Result`, or a promise of it.
+ * `AsyncStreamHandler`, `SseHandler` and `NdjsonHandler` are this shape with their own `Result`.
+ *
+ * @example
+ * import { sse, type SseEvent, type StreamHandler } from 'express-async-stream';
+ * const clock: StreamHandler<AsyncIterable<SseEvent>> = async function* () {
+ *   yield { data: new Date().toISOString() };
+ * };
+ * app.get('/clock', sse(clock));
  */
 export type StreamHandler<Result, P = ParamsDictionary, ReqBody = RequestBody, ReqQuery = Query> = (
   req: Request<P, unknown, ReqBody, ReqQuery>,

@@ -94,6 +94,8 @@ export class ResponseWriter {
   private beat(chunk: Chunk): boolean {
     // Nobody waits (the pump waits for 'drain', or is done): quiet until the next wait.
     if (!this.waitingForSource) return false;
+    // Ended by code that went around the res.end guard: a write would emit an unhandled 'error'.
+    if (this.res.writableEnded) return false;
     // The socket still holds a refused write: try again a period later.
     if (!this.isDrained) return true;
     try {

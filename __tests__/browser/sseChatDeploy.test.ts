@@ -76,14 +76,14 @@ async function say(page: Page, text: string, count: number): Promise<void> {
 
 describeInChromium('examples/sse-chat when its server process is replaced (a deploy)', () => {
   let browser: Browser;
-  let directory: string;
+  let directory: string | undefined;
   const running: ChatProcess[] = [];
 
   beforeAll(async () => (browser = await launchChromium()));
   afterAll(async () => {
     await browser?.close();
     await Promise.all(running.map((chat) => chat.stop()));
-    rmSync(directory, { recursive: true, force: true });
+    if (directory !== undefined) rmSync(directory, { recursive: true, force: true });
   });
 
   it('keeps the open tab going on the new process, with no lost or repeated message', async () => {
