@@ -19,6 +19,9 @@ const off = { means: 'no timeout', fix: 'switch the idle timeout off' };
 /** The `timeout` option of a route: `undefined` (left out) reads the app setting on each request. */
 export const timeoutOption = millisecondsOption(undefined, off);
 
+/** The `timeout` option of an event stream: off unless set, whatever the app setting says. */
+export const eventStreamTimeoutOption = millisecondsOption(null, off);
+
 /**
  * Checks an idle timeout set outside the options (`StreamResponse.timeout`, the app setting);
  * `undefined` means "not set here" and is passed through.

@@ -1,7 +1,8 @@
 // Step: the factory for server-sent events. Its options, the event-stream head, and Last-Event-ID.
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler, Response } from 'express';
-import { assertHandler, millisecondsOption, resolveOptions, type OptionTable } from '../arguments.js';
+import { assertHandler, resolveOptions, type OptionTable } from '../arguments.js';
+import { eventStreamTimeoutOption } from '../idleTimeout.js';
 import { assertValues, type Values } from '../source.js';
 import {
   createStreamHandler,
@@ -57,7 +58,7 @@ export interface SseOptions {
 const optionTable = {
   keepAlive: keepAliveOption,
   // The app's `stream timeout` setting is for byte streams: an event stream's default is no timeout.
-  timeout: millisecondsOption(null, { means: 'no timeout', fix: 'switch the idle timeout off' }),
+  timeout: eventStreamTimeoutOption,
   errorEvent: errorEventOption,
 } satisfies OptionTable<SseOptions>;
 
