@@ -19,6 +19,16 @@ export type { HeadersInput, HeaderValue } from './headers.js';
 export { DEFAULT_TIMEOUT, TIMEOUT_SETTING, type Timeout } from './idleTimeout.js';
 export { currentRequest, currentResponse, currentSignal, type StreamContext } from './context.js';
 export { withContext } from './withContext.js';
+export {
+  createTopic,
+  type PublishOptions,
+  type SubscribeOptions,
+  type Topic,
+  type TopicOptions,
+} from './topics/topic.js';
+export type { TopicEvent, TopicReset } from './topics/topicEvent.js';
+export { memoryStore, type MemoryStore } from './topics/memoryStore.js';
+export type { HistoryRead, StoredEvent, StoreListener, TopicStore } from './topics/topicStore.js';
 export { closeStreams, type CloseStreamsOptions } from './shutdown.js';
 export {
   AsyncStreamError,

@@ -58,11 +58,21 @@ export function encodeEvent(event: SseEvent | string): string {
  */
 export type Where = string | number;
 
+/**
+ * An event that carries its text/event-stream frame, built once however many streams send it (a
+ * topic's events, which one process fans out to every subscriber).
+ */
+export abstract class FramedEvent {
+  /** The event's frame, blank line included. */
+  abstract frame(): string;
+}
+
 /** {@link encodeEvent}, with `where` naming the caller in error messages. */
 export function formatEvent(event: unknown, where: Where): string {
   // The commonest event (a token, a log line) built as one flat string.
   if (typeof event === 'string')
     return isOneLine(event) ? `${field('data', event)}\n\n` : `${fieldLines('data', event)}\n`;
+  if (event instanceof FramedEvent) return event.frame();
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
     throw new TypeError(
       `${at(where)}: an event must be a string or an object with data, event, id, retry or comment, but received ` +
@@ -107,7 +117,8 @@ function commentLines(comment: unknown, where: Where): string {
   return fieldLines('', comment);
 }
 
-function eventType(type: unknown, where: Where): string {
+/** Checks an event type: a string without line breaks. */
+export function eventType(type: unknown, where: Where): string {
   if (typeof type !== 'string') throw fieldTypeError('event', 'a string', type, where);
   if (!isOneLine(type)) {
     throw new TypeError(
@@ -143,7 +154,8 @@ function retryDelay(retry: unknown, where: Where): string {
   return String(retry);
 }
 
-function dataText(data: unknown, where: Where): string {
+/** `data` as the wire carries it: a string as it is, any other value as its JSON. */
+export function dataText(data: unknown, where: Where): string {
   if (typeof data === 'string') return data;
   let json: string | undefined;
   try {

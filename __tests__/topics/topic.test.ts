@@ -1,0 +1,232 @@
+import express from 'express';
+import { createTopic, lastEventId, memoryStore, sse, type TopicEvent, type TopicReset } from '../../src/index.js';
+import * as encodeEvent from '../../src/sse/encodeEvent.js';
+import { useProcessWatch } from '../helpers/app.js';
+import { useStreamRequest } from '../helpers/connections.js';
+import { settle } from '../helpers/deferred.js';
+import { recordWrites } from '../helpers/writes.js';
+
+type Received = TopicEvent | TopicReset;
+
+/** Takes `count` values from a subscription, failing if it ends first. */
+async function take(iterator: AsyncIterator<Received>, count: number): Promise<Received[]> {
+  const values: Received[] = [];
+  while (values.length < count) {
+    const step = await iterator.next();
+    if (step.done === true) throw new Error(`the subscription ended after ${values.length} of ${count} events`);
+    values.push(step.value);
+  }
+  return values;
+}
+
+const dataOf = (events: readonly Received[]): unknown[] => events.map((event) => event.data);
+
+describe('createTopic(name, options)', () => {
+  const watcher = useProcessWatch();
+  const streamRequest = useStreamRequest();
+
+  describe('topic.subscribe()', () => {
+    it('delivers every event published after it, in order, with the ids publish resolved', async () => {
+      const topic = createTopic<{ n: number }>('orders', { store: memoryStore() });
+      const subscription = topic.subscribe();
+      const ids = [await topic.publish({ n: 1 }), await topic.publish({ n: 2 }, { event: 'tick' })];
+      expect(await take(subscription, 2)).toEqual([
+        { id: ids[0], data: { n: 1 }, event: undefined },
+        { id: ids[1], data: { n: 2 }, event: 'tick' },
+      ]);
+      expect(topic.subscriberCount).toBe(1);
+      await subscription.return!();
+      expect(topic.subscriberCount).toBe(0);
+    });
+
+    it('delivers nothing published before it subscribed', async () => {
+      const topic = createTopic('before', { store: memoryStore() });
+      await topic.publish('old');
+      const subscription = topic.subscribe();
+      await topic.publish('new');
+      expect(dataOf(await take(subscription, 1))).toEqual(['new']);
+      topic.close();
+    });
+
+    it('gives every subscriber the same event object: the data is decoded once per process', async () => {
+      const topic = createTopic('shared', { store: memoryStore() });
+      const [a, b] = [topic.subscribe(), topic.subscribe()];
+      await topic.publish({ big: 'x'.repeat(100) });
+      const [[fromA], [fromB]] = await Promise.all([take(a, 1), take(b, 1)]);
+      expect(fromA).toBe(fromB);
+      topic.close();
+    });
+  });
+
+  describe('topic.subscribe({ after })', () => {
+    it('resumes after the id: the kept events after it, then live ones', async () => {
+      const topic = createTopic('resume', { store: memoryStore() });
+      const ids: string[] = [];
+      for (const n of [1, 2, 3, 4]) ids.push(await topic.publish(n));
+      const subscription = topic.subscribe({ after: ids[1] });
+      await topic.publish(5);
+      expect(dataOf(await take(subscription, 3))).toEqual([3, 4, 5]);
+      topic.close();
+    });
+
+    it('delivers an event published while the history is read once, not twice', async () => {
+      const topic = createTopic('overlap', { store: memoryStore() });
+      const first = await topic.publish(1);
+      const subscription = topic.subscribe({ after: first });
+      // Published before the history read: it is both live (queued) and history.
+      const published = topic.publish(2);
+      await published;
+      await topic.publish(3);
+      expect(dataOf(await take(subscription, 2))).toEqual([2, 3]);
+      topic.close();
+      expect(await subscription.next()).toEqual({ done: true, value: undefined });
+    });
+
+    it("with '0', starts with every kept event", async () => {
+      const topic = createTopic('from-start', { store: memoryStore(), history: 3 });
+      for (const n of [1, 2, 3]) await topic.publish(n);
+      const subscription = topic.subscribe({ after: '0' });
+      expect(dataOf(await take(subscription, 3))).toEqual([1, 2, 3]);
+      topic.close();
+    });
+
+    it.each([
+      ['an id of another topic', async () => createTopic('other', { store: memoryStore() }).publish('x')],
+      ['an id from before a restart of the store', async () => createTopic('reset', { store: memoryStore() }).publish('x')],
+      ['an id that is not one of ours', () => Promise.resolve('1700000000000-0')],
+    ])('for %s, sends a reset event with no id, then every kept event', async (_name, foreignId) => {
+      const store = memoryStore();
+      const topic = createTopic('reset', { store });
+      await topic.publish('a');
+      await topic.publish('b');
+      const after = await foreignId();
+      const subscription = topic.subscribe({ after });
+      const events = await take(subscription, 3);
+      expect(events[0]).toEqual({ event: 'reset', data: { lastEventId: after } });
+      expect(events[0]!.id).toBeUndefined();
+      expect(dataOf(events.slice(1))).toEqual(['a', 'b']);
+      topic.close();
+    });
+
+    it('for an id older than the kept history, sends a reset event, then the kept events', async () => {
+      const topic = createTopic('trimmed', { store: memoryStore(), history: 2 });
+      const first = await topic.publish(1);
+      const second = await topic.publish(2);
+      for (const n of [3, 4]) await topic.publish(n);
+      // 2 is the last event before the kept ones (3, 4): resuming from it misses nothing.
+      expect(dataOf(await take(topic.subscribe({ after: second }), 2))).toEqual([3, 4]);
+      const events = await take(topic.subscribe({ after: first }), 3);
+      expect(events[0]).toEqual({ event: 'reset', data: { lastEventId: first } });
+      expect(dataOf(events.slice(1))).toEqual([3, 4]);
+      topic.close();
+    });
+  });
+
+  describe('a slow subscriber', () => {
+    it('is dropped once more than maxPending events wait, and the others get every event', async () => {
+      const topic = createTopic('slow', { store: memoryStore(), maxPending: 3 });
+      const slow = topic.subscribe();
+      const fast = topic.subscribe();
+      const received: unknown[] = [];
+      const reading = (async () => {
+        for await (const event of fast) received.push(event.data);
+      })();
+      for (const n of [1, 2, 3, 4, 5]) {
+        await topic.publish(n);
+        await settle(1);
+      }
+      expect(topic.subscriberCount).toBe(1);
+      // What it held is freed: it ends without the events it had waiting.
+      expect(await slow.next()).toEqual({ done: true, value: undefined });
+      topic.close();
+      await reading;
+      expect(received).toEqual([1, 2, 3, 4, 5]);
+    });
+  });
+
+  describe('sse((req) => topic.subscribe({ after: lastEventId(req) }))', () => {
+    function chatApp(topic: ReturnType<typeof createTopic>): express.Express {
+      const app = express();
+      app.get('/events', sse((req) => topic.subscribe({ after: lastEventId(req) })));
+      return app;
+    }
+
+    it('streams each event with its id, so that the browser resumes from it', async () => {
+      const topic = createTopic<{ text: string }>('chat', { store: memoryStore() });
+      const client = await streamRequest(chatApp(topic), '/events');
+      const id = await topic.publish({ text: 'hi\nthere' }, { event: 'message' });
+      expect((await client.receive())!.toString()).toBe(`event: message\nid: ${id}\ndata: {"text":"hi\\nthere"}\n\n`);
+      await client.disconnect();
+      topic.close();
+    });
+
+    it('resumes a reconnecting client from Last-Event-ID with nothing lost or repeated', async () => {
+      const topic = createTopic('feed', { store: memoryStore() });
+      const app = chatApp(topic);
+      const first = await streamRequest(app, '/events');
+      const id = await topic.publish('one');
+      expect(await first.receiveEvent()).toEqual({ id, data: 'one' });
+      await first.disconnect();
+      await topic.publish('two');
+      await topic.publish('three');
+      const second = await streamRequest(app, '/events', { headers: { 'Last-Event-ID': id } });
+      expect((await second.receiveEvent())!.data).toBe('two');
+      expect((await second.receiveEvent())!.data).toBe('three');
+      await second.disconnect();
+      topic.close();
+    });
+
+    it('ends the subscription when the client leaves', async () => {
+      const topic = createTopic('leave', { store: memoryStore() });
+      const client = await streamRequest(chatApp(topic), '/events');
+      await topic.publish('x');
+      await client.receiveEvent();
+      expect(topic.subscriberCount).toBe(1);
+      await client.disconnect();
+      expect(topic.subscriberCount).toBe(0);
+    });
+
+    it('serialises an event sent to many streams once, and frames it once', async () => {
+      const topic = createTopic('once', { store: memoryStore() });
+      const app = chatApp(topic);
+      const clients = await Promise.all([1, 2, 3].map(() => streamRequest(app, '/events')));
+      await settle();
+      const stringify = jest.spyOn(JSON, 'stringify');
+      const format = jest.spyOn(encodeEvent, 'formatEvent');
+      try {
+        const id = await topic.publish({ n: 1 });
+        for (const client of clients) expect(await client.receiveEvent()).toEqual({ id, data: '{"n":1}' });
+        expect(stringify).toHaveBeenCalledTimes(1);
+        // One event frame for the three streams (formatEvent is the one place frames are built).
+        expect(format.mock.calls.filter(([event]) => !(event instanceof encodeEvent.FramedEvent))).toHaveLength(1);
+      } finally {
+        stringify.mockRestore();
+        format.mockRestore();
+      }
+      await Promise.all(clients.map((client) => client.disconnect()));
+      topic.close();
+    });
+
+    it('coalesces events published in one tick into one write', async () => {
+      const topic = createTopic('tick', { store: memoryStore() });
+      const app = express();
+      const record = recordWrites();
+      app.use(record.middleware);
+      app.get('/events', sse(() => topic.subscribe()));
+      const client = await streamRequest(app, '/events');
+      await settle();
+      void topic.publish('a');
+      void topic.publish('b');
+      void topic.publish('c');
+      const text = (await client.receive())!.toString();
+      expect(text).toMatch(/^id: .*\ndata: a\n\nid: .*\ndata: b\n\nid: .*\ndata: c\n\n$/);
+      expect(record.texts()).toEqual([text]);
+      await client.disconnect();
+      topic.close();
+    });
+  });
+
+  it('leaves no unhandled rejection or logged error behind', () => {
+    expect(watcher.unhandled).toEqual([]);
+  });
+});
