@@ -92,7 +92,10 @@ describe('createTopic(name, options)', () => {
 
     it.each([
       ['an id of another topic', async () => createTopic('other', { store: memoryStore() }).publish('x')],
-      ['an id from before a restart of the store', async () => createTopic('reset', { store: memoryStore() }).publish('x')],
+      [
+        'an id from before a restart of the store',
+        async () => createTopic('reset', { store: memoryStore() }).publish('x'),
+      ],
       ['an id that is not one of ours', () => Promise.resolve('1700000000000-0')],
     ])('for %s, sends a reset event with no id, then every kept event', async (_name, foreignId) => {
       const store = memoryStore();
@@ -147,7 +150,10 @@ describe('createTopic(name, options)', () => {
   describe('sse((req) => topic.subscribe({ after: lastEventId(req) }))', () => {
     function chatApp(topic: ReturnType<typeof createTopic>): express.Express {
       const app = express();
-      app.get('/events', sse((req) => topic.subscribe({ after: lastEventId(req) })));
+      app.get(
+        '/events',
+        sse((req) => topic.subscribe({ after: lastEventId(req) })),
+      );
       return app;
     }
 
@@ -212,7 +218,10 @@ describe('createTopic(name, options)', () => {
       const app = express();
       const record = recordWrites();
       app.use(record.middleware);
-      app.get('/events', sse(() => topic.subscribe()));
+      app.get(
+        '/events',
+        sse(() => topic.subscribe()),
+      );
       const client = await streamRequest(app, '/events');
       await settle();
       void topic.publish('a');
