@@ -137,23 +137,26 @@ const positiveInteger: OptionRule<number> = {
   },
 };
 
+const STORE_METHODS = ['append', 'readAfter', 'listen', 'compareIds'] as const;
+
+const storeOption: OptionRule<TopicStore | undefined> = {
+  default: undefined,
+  check(value, label) {
+    const store = value as Partial<TopicStore> | null;
+    if (typeof store !== 'object' || store === null || STORE_METHODS.some((name) => typeof store[name] !== 'function')) {
+      throw new TypeError(
+        `${label} must be a topic store, but received ${describeValue(value)}. ` +
+          "Use memoryStore(), or redisStore(client) from 'express-async-stream/redis'.",
+      );
+    }
+    return value as TopicStore;
+  },
+};
+
 const topicOptionTable = {
   history: positiveInteger,
   maxPending: positiveInteger,
-  store: {
-    default: undefined as TopicStore | undefined,
-    check(value, label) {
-      const store = value as Partial<TopicStore> | null;
-      const methods = ['append', 'readAfter', 'listen', 'compareIds'] as const;
-      if (typeof store !== 'object' || store === null || methods.some((name) => typeof store[name] !== 'function')) {
-        throw new TypeError(
-          `${label} must be a topic store, but received ${describeValue(value)}. ` +
-            "Use memoryStore(), or redisStore(client) from 'express-async-stream/redis'.",
-        );
-      }
-      return store;
-    },
-  },
+  store: storeOption,
 } satisfies OptionTable<TopicOptions>;
 
 const publishOptionTable = {
