@@ -122,6 +122,20 @@ describe('createTopic(name, options)', () => {
     });
   });
 
+  describe('topic.subscribe({ signal })', () => {
+    // Found by the property tests: an 'abort' listener added to an aborted signal never runs, and
+    // such a subscription stayed open, counted, with next() pending for ever.
+    it('ends at once, and is never counted, when the signal is already aborted', async () => {
+      const topic = createTopic('aborted', { store: memoryStore() });
+      const controller = new AbortController();
+      controller.abort();
+      const subscription = topic.subscribe({ signal: controller.signal });
+      expect(topic.subscriberCount).toBe(0);
+      await topic.publish('x');
+      expect(await subscription.next()).toEqual({ done: true, value: undefined });
+    });
+  });
+
   describe('a slow subscriber', () => {
     it('is dropped once more than maxPending events wait, and the others get every event', async () => {
       const topic = createTopic('slow', { store: memoryStore(), maxPending: 3 });

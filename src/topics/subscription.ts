@@ -47,7 +47,9 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
     private readonly maxPending: number,
     private readonly signal: AbortSignal | undefined,
   ) {
-    signal?.addEventListener('abort', this.onAbort, { once: true });
+    // An 'abort' listener added to an aborted signal never runs: such a subscription ends at once.
+    if (signal?.aborted === true) this.ended = true;
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   get isEnded(): boolean {
