@@ -64,8 +64,15 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
     if (this.ended) return;
     if (read !== undefined && after !== undefined) {
       if (!read.exact) this.replay.push({ event: 'reset', data: { lastEventId: after } });
-      this.replay.push(...read.events);
-      const last = read.events.at(-1)?.id;
+      // Events published during the read may have trimmed the history past the first live one:
+      // the live queue has every event from its first on, so history gives only what comes before.
+      const firstLive = this.queue[this.head]?.id;
+      const events =
+        firstLive === undefined
+          ? read.events
+          : read.events.filter((event) => this.host.compareIds(event.id, firstLive) < 0);
+      this.replay.push(...events);
+      const last = events.at(-1)?.id;
       this.boundary = last ?? (read.exact ? after : undefined);
       if (this.boundary !== undefined) this.dropThrough(this.boundary);
     }
