@@ -57,7 +57,11 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
   ) {
     // Awaited by whoever needs it (sse() before the headers); a failure also rejects next().
     this.ready.catch(() => {});
-    signal?.addEventListener('abort', this.onAbort, { once: true });
+    // An 'abort' listener added to an aborted signal never runs: such a subscription ends at once.
+    if (signal?.aborted === true) {
+      this.ended = true;
+      this.settleReady();
+    } else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   /** The headers of a stream of it wait for `ready`. */
@@ -77,8 +81,15 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
     if (this.ended) return;
     if (read !== undefined && after !== undefined) {
       if (!read.exact) this.replay.push({ event: 'reset', data: { lastEventId: after } });
-      this.replay.push(...read.events);
-      const last = read.events.at(-1)?.id;
+      // Events published during the read may have trimmed the history past the first live one:
+      // the live queue has every event from its first on, so history gives only what comes before.
+      const firstLive = this.queue[this.head]?.id;
+      const events =
+        firstLive === undefined
+          ? read.events
+          : read.events.filter((event) => this.host.compareIds(event.id, firstLive) < 0);
+      this.replay.push(...events);
+      const last = events.at(-1)?.id;
       this.boundary = last ?? (read.exact ? after : undefined);
       if (this.boundary !== undefined) this.dropThrough(this.boundary);
     }

@@ -143,7 +143,11 @@ const storeOption: OptionRule<TopicStore | undefined> = {
   default: undefined,
   check(value, label) {
     const store = value as Partial<TopicStore> | null;
-    if (typeof store !== 'object' || store === null || STORE_METHODS.some((name) => typeof store[name] !== 'function')) {
+    if (
+      typeof store !== 'object' ||
+      store === null ||
+      STORE_METHODS.some((name) => typeof store[name] !== 'function')
+    ) {
       throw new TypeError(
         `${label} must be a topic store, but received ${describeValue(value)}. ` +
           "Use memoryStore(), or redisStore(client) from 'express-async-stream/redis'.",
