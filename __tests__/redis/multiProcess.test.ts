@@ -99,7 +99,7 @@ describeWithRedis('a topic on Redis shared by three Express processes', () => {
 
   async function connect(app: AppProcess, lastEventId?: string): Promise<StreamConnection> {
     const headers = lastEventId === undefined ? {} : { 'Last-Event-ID': lastEventId };
-    const connection = await streamRequest(`${app.url}/events`, '', { headers });
+    const connection = await streamRequest(app.url, '/events', { headers });
     connections.push(connection);
     return connection;
   }
