@@ -7,7 +7,8 @@ import {
   streamRequest,
   type StreamConnection,
 } from '../../src/testing/index.js';
-import { describeWithNginx, isRefused, startNginx, type Nginx } from '../helpers/nginx.js';
+import { isRefused } from '../helpers/freePort.js';
+import { describeWithNginx, startNginx, type Nginx } from '../helpers/nginx.js';
 import { createProducer, type Producer } from '../helpers/producer.js';
 import { listen, type TestServer } from '../helpers/server.js';
 import { within } from '../helpers/within.js';

@@ -1,9 +1,11 @@
 // Running a real nginx for a test: its own prefix in a temp dir, a free loopback port, no root needed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { describeWhenInstalled } from './describeWhenInstalled.js';
+import { findExecutable } from './findExecutable.js';
+import { freePort } from './freePort.js';
 import { nodeProcess } from './warnings.js';
 
 /** An nginx started by {@link startNginx}. */
@@ -22,17 +24,7 @@ export interface Nginx {
  * PATH only). `undefined` when neither exists.
  */
 export function findNginx(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/sbin'];
-  return dirs.map((dir) => path.join(dir, 'nginx')).find((file) => isExecutable(file));
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
+  return findExecutable('nginx', ['/usr/sbin']);
 }
 
 /**
@@ -129,42 +121,15 @@ function listening(child: ChildProcess, prefix: string, pidFile: string, errorLo
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once a TCP connection to `port` on loopback is refused: nothing listens there. */
-export function isRefused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
-  });
-}
-
 function once(fn: () => Promise<void>): () => Promise<void> {
   let result: Promise<void> | undefined;
   return () => (result ??= fn());
 }
 
 /**
- * `describe` when nginx is installed. Without it the suite fails loudly on CI (`CI` set), where
- * `.ci/run` installs it, and is skipped with a message elsewhere.
+ * `describe` when nginx is installed. Without it the suite fails on CI (`CI` set), where `.ci/run`
+ * installs it, and is skipped with one line saying how to install it elsewhere.
  */
 export function describeWithNginx(name: string, fn: () => void): void {
-  if (findNginx() !== undefined) return describe(name, fn);
-  const missing = 'nginx is not installed (apt-get install -y nginx)';
-  if (process.env.CI) throw new Error(`${missing}. The proxy tests must run on CI.`);
-  console.warn(`Skipping "${name}": ${missing}.`);
-  describe.skip(name, fn);
+  describeWhenInstalled({ name: 'nginx', path: findNginx(), install: 'apt-get install -y nginx' }, name, fn);
 }

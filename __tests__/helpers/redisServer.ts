@@ -21,6 +21,8 @@ export interface RedisServer {
   readonly port: number;
   /** The unix socket it also listens on, in its temp dir. */
   readonly socketPath: string;
+  /** Whether the process runs: false between `shutdown()` or `kill()` and `start()`, and after `stop()`. */
+  readonly isRunning: boolean;
   /** What redis-server printed so far, over all its starts. */
   log(): string;
   /** Saves the data (`SHUTDOWN SAVE`) and exits; resolves once the process is gone. */
@@ -78,15 +80,20 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   }
 }
 
-function createRedisServer(binary: string, dir: string, port: number, extra: readonly string[]): RedisServer {
-  const socketPath = path.join(dir, 'redis.sock');
-  const args = [
+/** redis-server's arguments: loopback and a unix socket, no daemon, and no data unless a test saves it. */
+function redisArgs(dir: string, port: number, socketPath: string, extra: readonly string[]): string[] {
+  return [
     ...['--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'no', '--daemonize', 'no'],
     ...['--unixsocket', socketPath, '--unixsocketperm', '700', '--logfile', ''],
-    // Data only where a test asks for it: restart() saves on shutdown into this dir, and loads from it.
+    // Data only where a test asks for it: shutdown() saves into this dir, and start() loads from it.
     ...['--dir', dir, '--dbfilename', 'dump.rdb', '--save', '', '--appendonly', 'no'],
     ...extra,
   ];
+}
+
+function createRedisServer(binary: string, dir: string, port: number, extra: readonly string[]): RedisServer {
+  const socketPath = path.join(dir, 'redis.sock');
+  const args = redisArgs(dir, port, socketPath, extra);
   let output = '';
   let current: RunningRedis | undefined;
   // Should the test process exit without afterAll (a crash, --forceExit), redis-server goes with it.
@@ -106,6 +113,9 @@ function createRedisServer(binary: string, dir: string, port: number, extra: rea
     url: `redis://127.0.0.1:${port}`,
     port,
     socketPath,
+    get isRunning() {
+      return current !== undefined;
+    },
     log: () => output,
     async start() {
       if (current !== undefined) throw new Error(`redis-server already runs on port ${port}; shutdown() it first.`);

@@ -2,11 +2,14 @@
 import { createReadiness, type ClientEvents } from './readiness.js';
 import type { RedisConnection } from './redisClient.js';
 
+/** A Redis command as raw arguments, its name first: `['XADD', key, '*', 'data', 'x']`. */
+export type Command = readonly [name: string, ...args: string[]];
+
 /** What differs between node-redis and ioredis, for {@link createConnection}. */
 export interface ClientLibrary<C extends ClientEvents> {
   readonly name: RedisConnection['library'];
-  send(client: C, args: readonly string[]): Promise<unknown>;
-  transaction(client: C, commands: readonly (readonly string[])[]): Promise<unknown[]>;
+  send(client: C, command: Command): Promise<unknown>;
+  transaction(client: C, commands: readonly Command[]): Promise<unknown[]>;
   isReady(client: C): boolean;
   /** Whether the client stopped for good, so that waiting for 'ready' would never end. */
   isEnded(client: C): boolean;
@@ -14,7 +17,10 @@ export interface ClientLibrary<C extends ClientEvents> {
   duplicate(client: C): C;
   /** Starts connecting a duplicate; resolves once it is connected (node-redis) or started (ioredis). */
   connect(client: C): Promise<void>;
-  /** Closes a duplicate at once, rejecting its pending commands; it emits 'end'. */
+  /**
+   * Closes a duplicate at once, rejecting its pending commands. It then emits 'end', except an
+   * ioredis client closed between two reconnection attempts, which keeps its status (ioredis 5.11).
+   */
   close(client: C): void;
 }
 
@@ -35,8 +41,8 @@ export function createConnection<C extends ClientEvents>(
     get isReady() {
       return !closed && isReady();
     },
-    send: (args) => library.send(client, args),
-    transaction: (commands) => library.transaction(client, commands),
+    send: async (args) => library.send(client, toCommand(args)),
+    transaction: async (commands) => library.transaction(client, commands.map(toCommand)),
     whenReady: () => readiness.whenReady(),
     duplicate: () => openDuplicate(library, client),
     close() {
@@ -46,6 +52,11 @@ export function createConnection<C extends ClientEvents>(
       if (owned) closeDuplicate(library, client);
     },
   };
+}
+
+function toCommand(args: readonly string[]): Command {
+  if (args.length === 0) throw new TypeError('redisStore: a Redis command needs a name, but received [].');
+  return args as Command;
 }
 
 async function openDuplicate<C extends ClientEvents>(library: ClientLibrary<C>, client: C): Promise<RedisConnection> {
@@ -73,7 +84,8 @@ function ignoreDuplicateError(): void {}
 
 function closeDuplicate<C extends ClientEvents>(library: ClientLibrary<C>, client: C): void {
   // The error listener stays until 'end' (sync in node-redis, after the socket closes in ioredis):
-  // an error emitted while the socket goes down must still find it.
+  // an error emitted while the socket goes down must still find it. Without 'end', it stays on
+  // the closed client, which emits nothing more.
   client.on('end', function removeDuplicateListeners() {
     client.off('end', removeDuplicateListeners);
     client.off('error', ignoreDuplicateError);

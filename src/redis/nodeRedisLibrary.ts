@@ -23,29 +23,32 @@ interface NodeRedisMulti {
 }
 
 /**
- * The RESP2 shape under `RESP: 3`, as node-redis type mapping keyed by RESP3 type byte: a map
- * (`%`) as the flat array RESP2 sends, a double (`,`) and a big number (`(`) as the strings RESP2
- * sends. Given with each command, it replaces the client's own mapping, so that a client mapping
- * strings to Buffers still gets strings. node-redis 4 ignores it (it speaks RESP2 only).
+ * node-redis type mapping, keyed by RESP3 type byte, for replies that {@link toResp2Shape} turns
+ * into RESP2's shape: a map (`%`) as a `Map`, which keeps its keys' order (an object would move
+ * integer-like keys first), a double (`,`) and a big number (`(`) as the strings RESP2 sends.
+ * Given with each command, it replaces the client's own mapping, so that a client mapping strings
+ * to Buffers still gets strings. node-redis 4, which speaks RESP2 only, ignores it.
  */
-const RESP2_SHAPE = { [0x25]: Array, [0x2c]: String, [0x28]: String };
+const RESP2_TYPE_MAPPING = { [0x25]: Map, [0x2c]: String, [0x28]: String };
 
 /** node-redis: `sendCommand()` for commands, `multi()` for transactions, `destroy()` to close. */
 export const nodeRedisLibrary: ClientLibrary<NodeRedisClient> = {
   name: 'redis',
-  send: async (client, args) => toResp2Shape(await client.sendCommand(args, { typeMapping: RESP2_SHAPE })),
+  send: async (client, command) =>
+    toResp2Shape(command[0], await client.sendCommand(command, { typeMapping: RESP2_TYPE_MAPPING })),
   async transaction(client, commands) {
     const multi = client.multi();
-    for (const args of commands) multi.addCommand(args);
+    for (const command of commands) multi.addCommand(command);
     try {
-      return (await multi.exec()).map(toResp2Shape);
+      const replies = await multi.exec();
+      return replies.map((reply, index) => toResp2Shape(commands[index]?.[0], reply));
     } catch (error) {
       throw firstCommandError(error);
     }
   },
   isReady: (client) => client.isReady,
-  // A client that is not open yet and one closed for good look alike; whenReady() waits for both.
-  isEnded: () => false,
+  // Not open: never connected, closed, or its reconnectStrategy gave up; a command sent now rejects.
+  isEnded: (client) => !client.isOpen,
   duplicate: (client) => client.duplicate(),
   // connect() retries as the client's reconnectStrategy says, and resolves once connected.
   connect: async (client) => void (await client.connect()),

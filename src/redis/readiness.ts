@@ -9,7 +9,7 @@ export interface ClientEvents {
 
 /** How a connection waits for its client's readiness; see `RedisConnection.whenReady()`. */
 export interface Readiness {
-  /** Resolves once `isReady()` is true; rejects on the client's `'end'` or after `close()`. */
+  /** Resolves once `isReady()` is true; rejects once the client has ended, or after `close()`. */
   whenReady(): Promise<void>;
   /** Rejects every pending and later `whenReady()` and removes the listeners. Idempotent. */
   close(): void;
@@ -21,9 +21,13 @@ interface Waiter {
 }
 
 /**
- * Readiness of `client`, whose `'ready'` event says it can send at once and whose `'end'` event
- * says it stopped for good (closed, or gave up reconnecting). It listens only while someone
- * waits, so an idle connection adds no listener to the user's client.
+ * Readiness of `client`, whose `'ready'` event says it can send at once. It has ended for good
+ * when `isEnded()` turns true, which each library tells differently: ioredis emits `'end'`, and
+ * so does node-redis when closed, but a node-redis client whose reconnectStrategy gives up emits
+ * only a last `'error'` (node-redis 5.12). An ioredis client disconnected between two reconnection
+ * attempts emits nothing and stays `reconnecting` (ioredis 5.11): waiting on it ends only with
+ * `close()`. It listens only while someone waits, so an idle connection adds no listener to the
+ * user's client.
  *
  * @param library - the client library, as messages name it.
  * @param isEnded - whether the client has already ended, so that waiting would never end.
@@ -39,6 +43,7 @@ export function createReadiness(
   const settle = (error?: Error): void => {
     client.off('ready', onReady);
     client.off('end', onEnd);
+    client.off('error', onError);
     const settled = [...waiters];
     waiters.clear();
     for (const waiter of settled) {
@@ -52,6 +57,9 @@ export function createReadiness(
   function onEnd(): void {
     settle(endedError(library));
   }
+  function onError(): void {
+    if (isEnded()) settle(endedError(library));
+  }
   return {
     whenReady() {
       if (closed) return Promise.reject(closedError());
@@ -61,12 +69,14 @@ export function createReadiness(
         if (waiters.size === 0) {
           client.on('ready', onReady);
           client.on('end', onEnd);
+          // While it waits, this also keeps an error from crashing a process that has no 'error'
+          // listener of its own; node-redis and ioredis both ask users to add one.
+          client.on('error', onError);
         }
         waiters.add({ resolve, reject });
       });
     },
     close() {
-      if (closed) return;
       closed = true;
       settle(closedError());
     },
@@ -79,7 +89,7 @@ function closedError(): AsyncStreamError {
 
 function endedError(library: string): AsyncStreamError {
   return new AsyncStreamError(
-    `redisStore: the ${library} client ended (it was closed, or stopped reconnecting), ` +
+    `redisStore: the ${library} client is closed (it was closed, never connected, or stopped reconnecting), ` +
       'so it will not be ready until it is connected again.',
   );
 }

@@ -89,12 +89,9 @@ function isNodeRedisClient(client: unknown): client is NodeRedisClient {
 
 /** ioredis clients: `call()` for any command, and `status` and `options` of their own. */
 function isIoredisClient(client: unknown): client is IoredisClient {
+  if (!hasMethods(client, ['call', 'multi', 'duplicate', 'connect', 'disconnect', 'on', 'off'])) return false;
   const { status, options } = client as { status?: unknown; options?: unknown };
-  return (
-    hasMethods(client, ['call', 'multi', 'duplicate', 'connect', 'disconnect', 'on', 'off']) &&
-    typeof status === 'string' &&
-    typeof options === 'object'
-  );
+  return typeof status === 'string' && typeof options === 'object';
 }
 
 function hasMethods(value: unknown, names: readonly string[]): boolean {
