@@ -400,6 +400,18 @@ describe('toRedisConnection(client) given something else', () => {
     );
   });
 
+  it("refuses an ioredis client with a keyPrefix, and names the store's prefix option instead", () => {
+    const client = new Redis({ lazyConnect: true, keyPrefix: 'app:' });
+    try {
+      expect(() => toRedisConnection(client)).toThrow(
+        "does not support an ioredis client with a keyPrefix, but received one with keyPrefix string ('app:'). " +
+          'Pass a client without it, and give the store the prefix: redisStore(client, { prefix: "app:" }).',
+      );
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('refuses an ioredis cluster', () => {
     const cluster = new Cluster([{ host: '127.0.0.1', port: 6379 }], { lazyConnect: true });
     try {

@@ -62,7 +62,18 @@ export function toRedisConnection(client: unknown): RedisConnection {
     );
   }
   if (isNodeRedisClient(client)) return createConnection(nodeRedisLibrary, client);
-  if (isIoredisClient(client)) return createConnection(ioredisLibrary, client);
+  if (isIoredisClient(client)) {
+    const { keyPrefix } = (client as { options: { keyPrefix?: unknown } }).options;
+    // ioredis adds keyPrefix to the keys of call() too, and XREAD answers with the prefixed names.
+    if (typeof keyPrefix === 'string' && keyPrefix !== '') {
+      throw new TypeError(
+        `${CALL} does not support an ioredis client with a keyPrefix, but received one with keyPrefix ` +
+          `${describeValue(keyPrefix)}. Pass a client without it, and give the store the prefix: ` +
+          `redisStore(client, { prefix: ${JSON.stringify(keyPrefix)} }).`,
+      );
+    }
+    return createConnection(ioredisLibrary, client);
+  }
   throw new TypeError(`${CALL} expects a Redis client, but received ${describeValue(client)}. ${FIX}.${hint(client)}`);
 }
 
