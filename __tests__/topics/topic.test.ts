@@ -272,6 +272,40 @@ describe('createTopic(name, options)', () => {
       topic.close();
     });
 
+    it('drops a client that stops reading once maxPending events wait: its stream ends cleanly, and it resumes', async () => {
+      const topic = createTopic<string>('stalled', { store: memoryStore(), maxPending: 4 });
+      const app = chatApp(topic);
+      const stalled = await streamRequest(app, '/events');
+      const reader = await streamRequest(app, '/events');
+      stalled.pause();
+      const ids: string[] = [];
+      // 256 KiB events: the socket buffers fill, then the waiting ones pile up in the subscription.
+      const big = 'x'.repeat(256 * 1024);
+      const received: string[] = [];
+      while (topic.subscriberCount === 2) {
+        ids.push(await topic.publish(`${ids.length} ${big}`));
+        received.push((await reader.receiveEvent())!.id!);
+        await settle(2);
+      }
+      // Memory stays bounded: the other client got every event, the stalled one is no longer held.
+      expect(received).toEqual(ids);
+      expect(topic.subscriberCount).toBe(1);
+      stalled.resume();
+      const seen: string[] = [];
+      for (let event = await stalled.receiveEvent(); event !== null; event = await stalled.receiveEvent()) {
+        seen.push(event.id!);
+      }
+      // What it got before the drop is a gap-free start of the topic; the end is a clean end of the body.
+      expect(seen).toEqual(ids.slice(0, seen.length));
+      expect(seen.length).toBeLessThan(ids.length);
+      const resumed = await streamRequest(app, '/events', { headers: { 'Last-Event-ID': seen.at(-1)! } });
+      const rest: string[] = [];
+      while (rest.length < ids.length - seen.length) rest.push((await resumed.receiveEvent())!.id!);
+      expect(rest).toEqual(ids.slice(seen.length));
+      await Promise.all([resumed.disconnect(), reader.disconnect()]);
+      topic.close();
+    });
+
     it('coalesces events published in one tick into one write', async () => {
       const topic = createTopic('tick', { store: memoryStore() });
       const app = express();
