@@ -123,7 +123,7 @@ export function assertValues(result: unknown, where: string, values: string): as
 /**
  * The promise a body keeps under this key resolves once it is live: the headers wait for it, so a
  * client that sees the stream open misses nothing (a topic subscription whose position in a Redis
- * stream is being fixed). A rejection is an error before the headers.
+ * stream is being fixed). A rejection changes nothing: the body fails at its first read instead.
  */
 export const whenLive = Symbol('express-async-stream.whenLive');
 

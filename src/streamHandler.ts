@@ -95,7 +95,9 @@ async function respond(
     unsent = await handler(req, res, session.passOn);
     if (unsent === undefined) return session.awaitAnswer();
     const live = liveness(unsent);
-    if (live !== undefined) await live;
+    // A body that cannot go live fails at its first read, after the headers: an EventSource
+    // retries a stream that broke, never one answered with an error status.
+    if (live !== undefined) await live.catch(() => {});
     if (session.isAnsweredElsewhere) return ignoreResult(session, unsent);
     if (!session.isOpen) return discardResult(unsent);
     const reply = format.toReply(unsent, res);

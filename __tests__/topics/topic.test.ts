@@ -1,7 +1,7 @@
 import express from 'express';
 import { createTopic, lastEventId, memoryStore, sse, type TopicEvent, type TopicReset } from '../../src/index.js';
 import * as encodeEvent from '../../src/sse/encodeEvent.js';
-import { useProcessWatch } from '../helpers/app.js';
+import { recordErrors, useProcessWatch } from '../helpers/app.js';
 import { useStreamRequest } from '../helpers/connections.js';
 import { settle } from '../helpers/deferred.js';
 import { within } from '../helpers/within.js';
@@ -304,6 +304,27 @@ describe('createTopic(name, options)', () => {
       expect(rest).toEqual(ids.slice(seen.length));
       await Promise.all([resumed.disconnect(), reader.disconnect()]);
       topic.close();
+    });
+
+    it('opens the stream and then breaks it when the store cannot be read, so that EventSource retries', async () => {
+      const store = memoryStore();
+      const failure = new Error('the store is unreachable');
+      const failing = {
+        ...store,
+        compareIds: store.compareIds.bind(store),
+        listen: store.listen.bind(store),
+        append: store.append.bind(store),
+        readAfter: () => Promise.reject(failure),
+      };
+      const topic = createTopic('unreadable', { store: failing });
+      const app = chatApp(topic);
+      const errors = recordErrors(app);
+      const client = await streamRequest(app, '/events', { headers: { 'Last-Event-ID': '0' } });
+      // Not a 500: EventSource gives up for good on an error status, but reconnects after a broken stream.
+      expect(client.status).toBe(200);
+      expect(await client.readToEnd()).toEqual({ body: Buffer.alloc(0), aborted: true });
+      expect(errors).toEqual([failure]);
+      expect(topic.subscriberCount).toBe(0);
     });
 
     it('coalesces events published in one tick into one write', async () => {
