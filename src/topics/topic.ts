@@ -89,8 +89,9 @@ export interface TopicSubscription<T = unknown> extends AsyncIterableIterator<To
    * Resolves once the subscription is live: its place in the topic is fixed (on Redis, one round
    * trip) and the history after `after` read, so every event published from then on is delivered.
    * Events published earlier, between `subscribe()` and this, may be delivered too. Rejects when the
-   * store cannot be read; `next()` then rejects as well. `sse()` sends its headers once it resolves,
-   * so a browser's `open` event means nothing published later is missed.
+   * store cannot be read; `next()` then rejects as well. `sse()` sends its headers once it settles,
+   * so a browser's `open` event means nothing published later is missed (after a failure, the
+   * stream breaks at once and the browser reconnects).
    */
   readonly ready: Promise<void>;
 }
