@@ -15,6 +15,7 @@ import { createApp as createAnswerApp } from '../examples/resumable-answer/serve
 import { useProcessWatch } from './helpers/app.js';
 import { useStreamRequest } from './helpers/connections.js';
 import { createProducer, type Producer } from './helpers/producer.js';
+import { exitOfExample } from './helpers/exampleProcess.js';
 import { within } from './helpers/within.js';
 
 /** `onUpstreamStopped` for the tokens app, and a promise of its first call. */
@@ -364,3 +365,28 @@ function answerChanges(): AnswerChanges {
       ),
   };
 }
+
+describe('examples with --processes', () => {
+  it.each(['examples/sse-chat/server.ts', 'examples/resumable-answer/server.ts'])(
+    '%s refuses several processes without REDIS_URL, and says how to run Redis',
+    async (script) => {
+      const { code, stdout, stderr } = await exitOfExample({
+        script,
+        args: ['--processes', '2'],
+        env: { REDIS_URL: '' },
+      });
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(
+        /^--processes 2 needs REDIS_URL: without it each process keeps its topics in its own memory/,
+      );
+      expect(stderr).toContain('REDIS_URL=redis://127.0.0.1:6379 npm run example:');
+    },
+  );
+
+  it('refuses a count that is not an integer from 1 to 16', async () => {
+    const { code, stderr } = await exitOfExample({ script: 'examples/sse-chat/server.ts', args: ['--processes', '0'] });
+    expect(code).toBe(2);
+    expect(stderr).toBe('--processes must be an integer from 1 to 16, but received "0". E.g. --processes 2.\n');
+  });
+});
