@@ -25,6 +25,7 @@ export {
   type SubscribeOptions,
   type Topic,
   type TopicOptions,
+  type TopicSubscription,
 } from './topics/topic.js';
 export type { TopicEvent, TopicReset } from './topics/topicEvent.js';
 export { memoryStore, type MemoryStore } from './topics/memoryStore.js';

@@ -120,6 +120,19 @@ export function assertValues(result: unknown, where: string, values: string): as
   );
 }
 
+/**
+ * The promise a body keeps under this key resolves once it is live: the headers wait for it, so a
+ * client that sees the stream open misses nothing (a topic subscription whose position in a Redis
+ * stream is being fixed). A rejection is an error before the headers.
+ */
+export const whenLive = Symbol('express-async-stream.whenLive');
+
+/** The promise `value` keeps under {@link whenLive}, if any. */
+export function liveness(value: unknown): Promise<void> | undefined {
+  if (typeof value !== 'object' || value === null || !(whenLive in value)) return undefined;
+  return (value as { [whenLive]: Promise<void> })[whenLive];
+}
+
 /** What a handler of `sse` or `ndjson` returns. */
 export type Values = AsyncIterable<unknown> | Iterable<unknown>;
 

@@ -8,7 +8,7 @@ import { pump } from './pump.js';
 import { isStreamResponse } from './response.js';
 import { StreamSession } from './session.js';
 import { isShuttingDown, refuseStream } from './shutdown.js';
-import { isPromiseLike } from './source.js';
+import { isPromiseLike, liveness } from './source.js';
 import { warnIgnoredResult } from './warn.js';
 
 // Express's defaults, named without importing express-serve-static-core: our declarations may only
@@ -94,6 +94,8 @@ async function respond(
     session.arm(format.timeout !== undefined ? format.timeout : appTimeout(req));
     unsent = await handler(req, res, session.passOn);
     if (unsent === undefined) return session.awaitAnswer();
+    const live = liveness(unsent);
+    if (live !== undefined) await live;
     if (session.isAnsweredElsewhere) return ignoreResult(session, unsent);
     if (!session.isOpen) return discardResult(unsent);
     const reply = format.toReply(unsent, res);

@@ -80,6 +80,7 @@ export function docPage(relativePath: string): DocPage {
 
 const ownModules: Record<string, string> = {
   'express-async-stream': '../../src/index',
+  'express-async-stream/redis': '../../src/redis/index',
   'express-async-stream/testing': '../../src/testing/index',
 };
 

@@ -46,7 +46,11 @@ function typeErrors(blocks: { file: string; code: string }[]): string[] {
     skipLibCheck: true,
     noEmit: true,
     baseUrl: root,
-    paths: { 'express-async-stream': ['src/index.ts'], 'express-async-stream/testing': ['src/testing/index.ts'] },
+    paths: {
+      'express-async-stream': ['src/index.ts'],
+      'express-async-stream/redis': ['src/redis/index.ts'],
+      'express-async-stream/testing': ['src/testing/index.ts'],
+    },
   };
   const virtual = new Map(blocks.map(({ file, code }) => [path.join(root, file), `${code}\nexport {};\n`]));
   virtual.set(path.join(root, '__doc_blocks__', 'freeVariables.ts'), freeVariables);

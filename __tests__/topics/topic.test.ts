@@ -4,6 +4,7 @@ import * as encodeEvent from '../../src/sse/encodeEvent.js';
 import { useProcessWatch } from '../helpers/app.js';
 import { useStreamRequest } from '../helpers/connections.js';
 import { settle } from '../helpers/deferred.js';
+import { within } from '../helpers/within.js';
 import { recordWrites } from '../helpers/writes.js';
 
 type Received = TopicEvent | TopicReset;
@@ -92,7 +93,10 @@ describe('createTopic(name, options)', () => {
 
     it.each([
       ['an id of another topic', async () => createTopic('other', { store: memoryStore() }).publish('x')],
-      ['an id from before a restart of the store', async () => createTopic('reset', { store: memoryStore() }).publish('x')],
+      [
+        'an id from before a restart of the store',
+        async () => createTopic('reset', { store: memoryStore() }).publish('x'),
+      ],
       ['an id that is not one of ours', () => Promise.resolve('1700000000000-0')],
     ])('for %s, sends a reset event with no id, then every kept event', async (_name, foreignId) => {
       const store = memoryStore();
@@ -118,6 +122,64 @@ describe('createTopic(name, options)', () => {
       const events = await take(topic.subscribe({ after: first }), 3);
       expect(events[0]).toEqual({ event: 'reset', data: { lastEventId: first } });
       expect(dataOf(events.slice(1))).toEqual([3, 4]);
+      topic.close();
+    });
+    // Found by the property tests: events published in the tick of subscribe() reach the subscriber
+    // live before it reads the history, and when they trim it (more of them than `history`), the ones
+    // no longer kept were dropped as if the history had held them.
+    describe('when events published while the history is read trim it', () => {
+      it("with '0', delivers every one of them, with no reset", async () => {
+        const topic = createTopic('burst', { store: memoryStore(), history: 1 });
+        const subscription = topic.subscribe({ after: '0' });
+        void topic.publish(1);
+        await topic.publish(2);
+        await topic.publish(3);
+        expect(dataOf(await take(subscription, 2))).toEqual([1, 2]);
+        topic.close();
+      });
+
+      it('after an id trimmed by them, sends a reset, then every one of them', async () => {
+        const topic = createTopic('burst-resume', { store: memoryStore(), history: 1 });
+        const last = await topic.publish(1);
+        const subscription = topic.subscribe({ after: last });
+        void topic.publish(2);
+        await topic.publish(3);
+        await topic.publish(4);
+        const events = await take(subscription, 3);
+        expect(events[0]).toEqual({ event: 'reset', data: { lastEventId: last } });
+        expect(dataOf(events.slice(1))).toEqual([2, 3]);
+        topic.close();
+      });
+    });
+  });
+
+  describe('topic.subscribe({ signal })', () => {
+    // Found by the property tests: an 'abort' listener added to an aborted signal never runs, and
+    // such a subscription stayed open, counted, with next() pending for ever.
+    it('ends at once, and is never counted, when the signal is already aborted', async () => {
+      const topic = createTopic('aborted', { store: memoryStore() });
+      const controller = new AbortController();
+      controller.abort();
+      const subscription = topic.subscribe({ signal: controller.signal });
+      expect(topic.subscriberCount).toBe(0);
+      await topic.publish('x');
+      expect(await subscription.next()).toEqual({ done: true, value: undefined });
+    });
+  });
+
+  describe('memoryStore().delete(name)', () => {
+    // Found by the property tests: delete() restarted the topic's count, and compareIds, which only
+    // compares counts, took each new event for one the subscriber already had, up to its old count.
+    it('keeps delivering the new events to a subscriber that resumed from an id', async () => {
+      const store = memoryStore();
+      const topic = createTopic('deleted', { store });
+      const first = await topic.publish('a');
+      const subscription = topic.subscribe({ after: first });
+      await topic.publish('b');
+      expect(dataOf(await take(subscription, 1))).toEqual(['b']);
+      store.delete('deleted');
+      await topic.publish('c');
+      expect(dataOf(await within(take(subscription, 1), 'the event published after delete()'))).toEqual(['c']);
       topic.close();
     });
   });
@@ -147,7 +209,10 @@ describe('createTopic(name, options)', () => {
   describe('sse((req) => topic.subscribe({ after: lastEventId(req) }))', () => {
     function chatApp(topic: ReturnType<typeof createTopic>): express.Express {
       const app = express();
-      app.get('/events', sse((req) => topic.subscribe({ after: lastEventId(req) })));
+      app.get(
+        '/events',
+        sse((req) => topic.subscribe({ after: lastEventId(req) })),
+      );
       return app;
     }
 
@@ -212,7 +277,10 @@ describe('createTopic(name, options)', () => {
       const app = express();
       const record = recordWrites();
       app.use(record.middleware);
-      app.get('/events', sse(() => topic.subscribe()));
+      app.get(
+        '/events',
+        sse(() => topic.subscribe()),
+      );
       const client = await streamRequest(app, '/events');
       await settle();
       void topic.publish('a');

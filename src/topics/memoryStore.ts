@@ -109,10 +109,12 @@ class TopicLog {
     return { events: this.events.slice(this.first + next - oldest), exact: true };
   }
 
-  /** Drops the history: ids from before are no longer positions. */
+  /**
+   * Drops the history: ids from before are no longer positions. The count goes on, so that
+   * compareIds still puts the events after it behind those a subscriber already has.
+   */
   forget(): void {
     this.prefix = newLogPrefix();
-    this.count = 0;
     this.events = [];
     this.first = 0;
   }

@@ -1,4 +1,5 @@
 // Step: topic → one subscriber. History then live events, the overlap dropped, at most maxPending waiting.
+import { whenLive } from '../source.js';
 import type { TopicEvent, TopicReset } from './topicEvent.js';
 
 /** The history a subscription starts with: the kept events after its position, decoded. */
@@ -41,13 +42,31 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
   private failure: { error: unknown } | undefined;
   private waiter: ((result: IteratorResult<Yielded>) => void) | undefined;
   private failWaiter: ((error: unknown) => void) | undefined;
+  private settleReady!: (error?: { error: unknown }) => void;
+  /** Resolves once it receives every event published from then on; see `TopicSubscription.ready`. */
+  readonly ready = new Promise<void>((resolve, reject) => {
+    // A store's failure is passed on as it is, whatever it is.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    this.settleReady = (failure) => (failure === undefined ? resolve() : reject(failure.error));
+  });
 
   constructor(
     private readonly host: SubscriptionHost,
     private readonly maxPending: number,
     private readonly signal: AbortSignal | undefined,
   ) {
-    signal?.addEventListener('abort', this.onAbort, { once: true });
+    // Awaited by whoever needs it (sse() before the headers); a failure also rejects next().
+    this.ready.catch(() => {});
+    // An 'abort' listener added to an aborted signal never runs: such a subscription ends at once.
+    if (signal?.aborted === true) {
+      this.ended = true;
+      this.settleReady();
+    } else signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** The headers of a stream of it wait for `ready`. */
+  get [whenLive](): Promise<void> {
+    return this.ready;
   }
 
   get isEnded(): boolean {
@@ -62,12 +81,20 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
     if (this.ended) return;
     if (read !== undefined && after !== undefined) {
       if (!read.exact) this.replay.push({ event: 'reset', data: { lastEventId: after } });
-      this.replay.push(...read.events);
-      const last = read.events.at(-1)?.id;
+      // Events published during the read may have trimmed the history past the first live one:
+      // the live queue has every event from its first on, so history gives only what comes before.
+      const firstLive = this.queue[this.head]?.id;
+      const events =
+        firstLive === undefined
+          ? read.events
+          : read.events.filter((event) => this.host.compareIds(event.id, firstLive) < 0);
+      this.replay.push(...events);
+      const last = events.at(-1)?.id;
       this.boundary = last ?? (read.exact ? after : undefined);
       if (this.boundary !== undefined) this.dropThrough(this.boundary);
     }
     this.started = true;
+    this.settleReady();
     this.wake();
   }
 
@@ -88,12 +115,14 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
   fail(error: unknown): void {
     if (this.ended) return;
     this.failure = { error };
+    this.settleReady(this.failure);
     this.end();
   }
 
   next(): Promise<IteratorResult<Yielded>> {
     const step = this.take();
     if (step !== undefined) return Promise.resolve(step);
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the store's failure, as it is
     if (this.failure !== undefined) return Promise.reject(this.failure.error);
     if (this.ended) return Promise.resolve(DONE);
     return new Promise((resolve, reject) => {
@@ -115,6 +144,8 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    // Ended before it started: there is nothing to wait for.
+    this.settleReady();
     this.queue = [];
     this.head = 0;
     this.replay = [];
@@ -166,8 +197,7 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
 
   /** Drops the queued live events at or before `id`: they were read as history. */
   private dropThrough(id: string): void {
-    const { compareIds } = this.host;
-    const kept = this.queue.slice(this.head).filter((event) => compareIds(event.id, id) > 0);
+    const kept = this.queue.slice(this.head).filter((event) => this.host.compareIds(event.id, id) > 0);
     this.queue = kept;
     this.head = 0;
   }

@@ -77,6 +77,25 @@ export interface SubscribeOptions {
 }
 
 /**
+ * What {@link Topic.subscribe} returns: the events, as an async iterable `sse()` sends as it is.
+ *
+ * @example
+ * const subscription = chat.subscribe({ after: '0' });
+ * await subscription.ready; // every event published from now on is delivered
+ * for await (const event of subscription) console.log(event.id, event.data);
+ */
+export interface TopicSubscription<T = unknown> extends AsyncIterableIterator<TopicEvent<T> | TopicReset> {
+  /**
+   * Resolves once the subscription is live: its place in the topic is fixed (on Redis, one round
+   * trip) and the history after `after` read, so every event published from then on is delivered.
+   * Events published earlier, between `subscribe()` and this, may be delivered too. Rejects when the
+   * store cannot be read; `next()` then rejects as well. `sse()` sends its headers once it resolves,
+   * so a browser's `open` event means nothing published later is missed.
+   */
+  readonly ready: Promise<void>;
+}
+
+/**
  * A named feed of events with ids: what one part of an app publishes, every subscriber (in this
  * process or, with `redisStore`, any process) receives in the same order. Made by {@link createTopic}.
  */
@@ -101,7 +120,7 @@ export interface Topic<T = unknown> {
    *
    * @throws TypeError for bad options; AsyncStreamError once the topic is closed.
    */
-  subscribe(options?: SubscribeOptions): AsyncIterableIterator<TopicEvent<T> | TopicReset>;
+  subscribe(options?: SubscribeOptions): TopicSubscription<T>;
   /** Ends every subscription of this topic object and stops listening to the store; `publish` then rejects. Idempotent. */
   close(): void;
 }
@@ -118,23 +137,30 @@ const positiveInteger: OptionRule<number> = {
   },
 };
 
+const STORE_METHODS = ['append', 'readAfter', 'listen', 'compareIds'] as const;
+
+const storeOption: OptionRule<TopicStore | undefined> = {
+  default: undefined,
+  check(value, label) {
+    const store = value as Partial<TopicStore> | null;
+    if (
+      typeof store !== 'object' ||
+      store === null ||
+      STORE_METHODS.some((name) => typeof store[name] !== 'function')
+    ) {
+      throw new TypeError(
+        `${label} must be a topic store, but received ${describeValue(value)}. ` +
+          "Use memoryStore(), or redisStore(client) from 'express-async-stream/redis'.",
+      );
+    }
+    return value as TopicStore;
+  },
+};
+
 const topicOptionTable = {
   history: positiveInteger,
   maxPending: positiveInteger,
-  store: {
-    default: undefined as TopicStore | undefined,
-    check(value, label) {
-      const store = value as Partial<TopicStore> | null;
-      const methods = ['append', 'readAfter', 'listen', 'compareIds'] as const;
-      if (typeof store !== 'object' || store === null || methods.some((name) => typeof store[name] !== 'function')) {
-        throw new TypeError(
-          `${label} must be a topic store, but received ${describeValue(value)}. ` +
-            "Use memoryStore(), or redisStore(client) from 'express-async-stream/redis'.",
-        );
-      }
-      return store as TopicStore;
-    },
-  },
+  store: storeOption,
 } satisfies OptionTable<TopicOptions>;
 
 const publishOptionTable = {
@@ -225,7 +251,7 @@ class LocalTopic<T> implements Topic<T>, SubscriptionHost {
     return this.store.append(this.name, encoded, this.history);
   }
 
-  subscribe(options: SubscribeOptions = {}): AsyncIterableIterator<TopicEvent<T> | TopicReset> {
+  subscribe(options: SubscribeOptions = {}): TopicSubscription<T> {
     const { after, signal } = resolveOptions(
       'topic.subscribe(options)',
       options,
@@ -234,11 +260,11 @@ class LocalTopic<T> implements Topic<T>, SubscriptionHost {
     );
     if (this.closed) throw this.closedError('subscribe');
     const subscription = new Subscription(this, this.maxPending, signal ?? getContext()?.signal);
-    if (subscription.isEnded) return subscription as AsyncIterableIterator<TopicEvent<T> | TopicReset>;
+    if (subscription.isEnded) return subscription as TopicSubscription<T>;
     this.subscriptions.add(subscription);
     const listener = (this.listener ??= this.store.listen(this.name, this.fanOut));
     void this.begin(subscription, listener, after === '' ? undefined : after);
-    return subscription as AsyncIterableIterator<TopicEvent<T> | TopicReset>;
+    return subscription as TopicSubscription<T>;
   }
 
   close(): void {

@@ -1,0 +1,154 @@
+// Step: topics on Redis Streams. XADD to publish, XRANGE to resume, one shared reader for live events.
+import { describeValue, resolveOptions, type OptionTable } from '../arguments.js';
+import { AsyncStreamError } from '../errors.js';
+import {
+  START,
+  type HistoryRead,
+  type StoredEvent,
+  type StoreListener,
+  type TopicStore,
+} from '../topics/topicStore.js';
+import { toRedisConnection, type RedisConnection } from './redisClient.js';
+import { compareStreamIds, entryFields, eventsOf, STREAM_ID } from './streamEntry.js';
+import { StreamReader } from './streamReader.js';
+
+/**
+ * Options of {@link redisStore}.
+ *
+ * @example
+ * import { redisStore, type RedisStoreOptions } from 'express-async-stream/redis';
+ * const options: RedisStoreOptions = { prefix: 'myapp:topic:' };
+ * const store = redisStore(client, options);
+ */
+export interface RedisStoreOptions {
+  /**
+   * What every topic's key starts with: the topic `chat` is the stream `<prefix>chat`. Give each app
+   * sharing a Redis its own prefix. 1 to 100 characters, no spaces or control characters.
+   *
+   * @default 'express-async-stream:topic:'
+   */
+  readonly prefix?: string | undefined;
+}
+
+/** The store {@link redisStore} creates. */
+export interface RedisStore extends TopicStore {
+  /** The key of `topic`'s stream: the prefix, then the name. */
+  keyOf(topic: string): string;
+  /** Deletes `topic`'s stream (`DEL`): its history is gone, and resuming from one of its ids resets. */
+  delete(topic: string): Promise<void>;
+}
+
+const PREFIX = /^[^\s\p{Cc}]{1,100}$/u;
+
+const optionTable = {
+  prefix: {
+    default: 'express-async-stream:topic:',
+    check(value, label) {
+      if (typeof value !== 'string' || !PREFIX.test(value)) {
+        throw new (typeof value === 'string' ? RangeError : TypeError)(
+          `${label} must be 1 to 100 characters without spaces or control characters, but received ` +
+            `${describeValue(value)}. E.g. { prefix: 'myapp:topic:' }.`,
+        );
+      }
+      return value;
+    },
+  },
+} satisfies OptionTable<RedisStoreOptions>;
+
+/** One reader per client and process, however many stores share the client. */
+const readers = new WeakMap<object, StreamReader>();
+
+/**
+ * A topic store on Redis Streams (Redis 6.2 or later, or Valkey), shared by every process that uses
+ * the same Redis: an event published in one reaches the subscribers of all, and a browser moved to
+ * another process resumes from its `Last-Event-ID`.
+ *
+ * Each topic is one stream (`<prefix><name>`), trimmed with `XADD … MAXLEN ~ history`; event ids
+ * are the stream's ids. Live events come from one blocking `XREAD` per process over every topic
+ * with subscribers here, on a second connection made with `client.duplicate()`; it resumes from
+ * the last id it delivered when the connection comes back. `publish` rejects while the client is
+ * not connected. Redis Cluster is not supported (one `XREAD` reads keys of many slots).
+ *
+ * @param client - a connected client of `redis` (`createClient()`, then `await client.connect()`)
+ *   or `ioredis` (`new Redis(url)`). It stays yours: the store never closes it.
+ * @param options - see {@link RedisStoreOptions}.
+ * @throws TypeError or RangeError for a client of neither library, or a bad option.
+ * @example
+ * import { createClient } from 'redis';
+ * import { createTopic } from 'express-async-stream';
+ * import { redisStore } from 'express-async-stream/redis';
+ * const client = await createClient({ url: process.env.REDIS_URL }).connect();
+ * const chat = createTopic('chat', { store: redisStore(client) });
+ */
+export function redisStore(client: unknown, options: RedisStoreOptions = {}): RedisStore {
+  const connection = toRedisConnection(client);
+  const { prefix } = resolveOptions('redisStore(client, options)', options, optionTable, "{ prefix: 'myapp:topic:' }");
+  let reader = readers.get(client as object);
+  if (reader === undefined) readers.set(client as object, (reader = new StreamReader(connection)));
+  return new RedisTopics(connection, reader, prefix);
+}
+
+class RedisTopics implements RedisStore {
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly reader: StreamReader,
+    private readonly prefix: string,
+  ) {}
+
+  keyOf(topic: string): string {
+    return this.prefix + topic;
+  }
+
+  async append(topic: string, event: Omit<StoredEvent, 'id'>, history: number): Promise<string> {
+    const key = this.keyOf(topic);
+    // A client that is reconnecting would queue the command until Redis is back: the caller
+    // should know now that the event is not published.
+    if (!this.connection.isReady) throw this.unreachable(`publish to ${key}`);
+    try {
+      const id = await this.connection.send(['XADD', key, 'MAXLEN', '~', String(history), '*', ...entryFields(event)]);
+      return String(id);
+    } catch (error) {
+      throw this.unreachable(`publish to ${key}`, error);
+    }
+  }
+
+  async readAfter(topic: string, after: string): Promise<HistoryRead> {
+    const key = this.keyOf(topic);
+    if (after === START)
+      return { events: eventsOf(await this.connection.send(['XRANGE', key, '-', '+'])), exact: true };
+    if (STREAM_ID.test(after)) {
+      // One transaction: the position still kept, and what follows it (an exclusive start, Redis 6.2).
+      const [found, following] = await this.connection.transaction([
+        ['XRANGE', key, after, after],
+        ['XRANGE', key, `(${after}`, '+'],
+      ]);
+      if (eventsOf(found).length === 1) return { events: eventsOf(following), exact: true };
+    }
+    // Not a position of this stream: every kept event, after a reset.
+    return { events: eventsOf(await this.connection.send(['XRANGE', key, '-', '+'])), exact: false };
+  }
+
+  listen(topic: string, deliver: (event: StoredEvent) => void): StoreListener {
+    return this.reader.listen(this.keyOf(topic), deliver);
+  }
+
+  compareIds(a: string, b: string): number {
+    return compareStreamIds(a, b);
+  }
+
+  async delete(topic: string): Promise<void> {
+    await this.connection.send(['DEL', this.keyOf(topic)]);
+  }
+
+  private unreachable(what: string, cause?: unknown): AsyncStreamError {
+    const reason =
+      cause === undefined
+        ? 'the client is not connected'
+        : `the command failed: ${cause instanceof Error ? cause.message : describeValue(cause)}`;
+    return new AsyncStreamError(
+      `redisStore(): could not ${what} (${this.connection.library}): ${reason}. The event was not published; ` +
+        'retry once Redis is reachable.',
+      { cause },
+    );
+  }
+}

@@ -1,0 +1,226 @@
+// Step: Redis → this process. One blocking XREAD over every key with local listeners, on its own connection.
+import type { StoredEvent, StoreListener } from '../topics/topicStore.js';
+import { warn } from '../warn.js';
+import type { RedisConnection } from './redisClient.js';
+import { compareStreamIds, eventsOf } from './streamEntry.js';
+
+/**
+ * How long one `XREAD` blocks. New keys wake it at once (`CLIENT UNBLOCK`); the limit bounds how
+ * long a connection that died silently goes unnoticed, and how late a new key is read where a
+ * server refuses `CLIENT UNBLOCK` (an ACL without it).
+ */
+const BLOCK_MS = 5_000;
+/** At most this many entries per key and read: a burst is read in several rounds, never all at once. */
+const COUNT = 1_000;
+/** Waits between attempts while Redis is unreachable: doubled from the first to the last. */
+const RETRY_MS = [50, 5_000] as const;
+
+type Deliver = (event: StoredEvent) => void;
+
+/** One key being read: from where, and for whom. */
+interface KeyState {
+  /** The last id delivered: the next read starts after it. `undefined` until it is known. */
+  lastId: string | undefined;
+  readonly listeners: Set<Deliver>;
+  readonly ready: Promise<void>;
+}
+
+/**
+ * Reads every key that has listeners in this process with one blocking `XREAD`, on a connection of
+ * its own (`client.duplicate()`), and hands each entry to the key's listeners. One reader per
+ * client: a topic per user (thousands of keys) is one connection, not thousands. It resumes from
+ * the last id it delivered after a lost connection, so nothing Redis still holds is missed; it
+ * stops, and closes its connection, when the last listener leaves.
+ */
+export class StreamReader {
+  private readonly keys = new Map<string, KeyState>();
+  private connection: RedisConnection | undefined;
+  private running = false;
+  /** The reading connection's `CLIENT ID` while an `XREAD` blocks, for `CLIENT UNBLOCK`. */
+  private blockedClient: string | undefined;
+  /** A key was added after the running `XREAD` was sent: it must be woken. */
+  private wakeWanted = false;
+  private idle: (() => void) | undefined;
+
+  constructor(private readonly main: RedisConnection) {}
+
+  /** Starts delivering `key`'s new entries to `deliver`; `ready` resolves once the start position is fixed. */
+  listen(key: string, deliver: Deliver): StoreListener {
+    let state = this.keys.get(key);
+    if (state === undefined) {
+      const created: KeyState = { lastId: undefined, listeners: new Set(), ready: Promise.resolve() };
+      const ready = this.startAt(key, created);
+      state = Object.assign(created, { ready });
+      this.keys.set(key, state);
+    }
+    // A wrapper of our own, so that the same function listening twice is stopped once per listen().
+    const listener: Deliver = (event) => deliver(event);
+    state.listeners.add(listener);
+    const { ready } = state;
+    // Whoever listens awaits `ready`; this keeps a rejection nobody awaits any more from being unhandled.
+    ready.catch(() => {});
+    return { ready, stop: () => this.unlisten(key, listener) };
+  }
+
+  /** Fixes where `key` starts: after its last entry now. Entries added later are all delivered. */
+  private async startAt(key: string, state: KeyState): Promise<void> {
+    try {
+      const reply = await this.main.send(['XREVRANGE', key, '+', '-', 'COUNT', '1']);
+      const [last] = eventsOf(reply);
+      state.lastId = last?.id ?? '0-0';
+    } catch (error) {
+      if (this.keys.get(key) === state) this.keys.delete(key);
+      throw error;
+    }
+    if (this.keys.get(key) !== state) return;
+    this.wake();
+    this.run();
+  }
+
+  private unlisten(key: string, listener: Deliver): void {
+    const state = this.keys.get(key);
+    if (state === undefined || !state.listeners.delete(listener) || state.listeners.size > 0) return;
+    this.keys.delete(key);
+    if (this.keys.size === 0) this.stop();
+  }
+
+  /** Starts the read loop unless it runs. */
+  private run(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop().finally(() => {
+      this.running = false;
+      if (this.keys.size > 0) this.run();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    for (let attempt = 0; this.keys.size > 0;) {
+      if (![...this.keys.values()].some((state) => state.lastId !== undefined)) {
+        await new Promise<void>((resolve) => (this.idle = resolve));
+        continue;
+      }
+      try {
+        const connection = (this.connection ??= await this.main.duplicate());
+        if (this.keys.size === 0) break;
+        const reply = await this.read(connection);
+        attempt = 0;
+        this.deliver(reply);
+      } catch {
+        if (this.keys.size === 0) break;
+        // Redis went away: read again from the last ids delivered once it is back.
+        await this.pause(attempt++);
+      }
+    }
+    this.closeConnection();
+  }
+
+  /** One blocking `XREAD` of every key whose start is known, from its last id delivered. */
+  private async read(connection: RedisConnection): Promise<unknown> {
+    // Taken together with clearing `wakeWanted`: a key ready from now on wakes this read.
+    this.wakeWanted = false;
+    const keys: string[] = [];
+    const ids: string[] = [];
+    for (const [key, state] of this.keys) {
+      if (state.lastId === undefined) continue;
+      keys.push(key);
+      ids.push(state.lastId);
+    }
+    // Sent together: the id is known while the XREAD blocks.
+    const clientId = connection.send(['CLIENT', 'ID']);
+    const reply = connection.send([
+      'XREAD',
+      'COUNT',
+      String(COUNT),
+      'BLOCK',
+      String(BLOCK_MS),
+      'STREAMS',
+      ...keys,
+      ...ids,
+    ]);
+    let blocking = true;
+    clientId.then(
+      (id) => {
+        if (!blocking) return;
+        this.blockedClient = String(id);
+        if (this.wakeWanted) this.unblock();
+      },
+      () => {},
+    );
+    try {
+      return await reply;
+    } finally {
+      blocking = false;
+      this.blockedClient = undefined;
+    }
+  }
+
+  /** Hands each entry read to its key's listeners, in order, once. */
+  private deliver(reply: unknown): void {
+    if (!Array.isArray(reply)) return;
+    for (const [key, entries] of reply as [string, unknown][]) {
+      const state = this.keys.get(key);
+      if (state === undefined) continue;
+      for (const event of eventsOf(entries)) {
+        if (state.lastId !== undefined && compareStreamIds(event.id, state.lastId) <= 0) continue;
+        state.lastId = event.id;
+        for (const listener of state.listeners) {
+          try {
+            listener(event);
+          } catch (error) {
+            warn('redisStore()', `an event of ${key} could not be delivered: ${String(error)}`);
+          }
+        }
+      }
+    }
+  }
+
+  /** A key is ready: the blocked `XREAD` is woken to include it. */
+  private wake(): void {
+    const idle = this.idle;
+    this.idle = undefined;
+    idle?.();
+    this.wakeWanted = true;
+    if (this.blockedClient !== undefined) this.unblock();
+  }
+
+  private unblock(): void {
+    const client = this.blockedClient;
+    this.wakeWanted = false;
+    if (client === undefined || !this.main.isReady) return;
+    // Refused by an ACL without CLIENT: the XREAD then ends at its BLOCK limit instead.
+    this.main.send(['CLIENT', 'UNBLOCK', client]).catch(() => {});
+  }
+
+  /**
+   * Waits before reading again: `attempt` doubles the wait; the connection coming back, a new key or
+   * the last listener leaving ends it sooner.
+   */
+  private pause(attempt: number): Promise<void> {
+    const delay = Math.min(RETRY_MS[0] * 2 ** attempt, RETRY_MS[1]);
+    const connection = this.connection;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.idle === done) this.idle = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, delay);
+      this.idle = done;
+      // A reply that failed on a live connection (not a lost one) waits the whole delay.
+      if (connection !== undefined && !connection.isReady) connection.whenReady().then(done, () => {});
+    });
+  }
+
+  /** The last listener left: the blocked read is dropped with its connection. */
+  private stop(): void {
+    this.wake();
+    this.closeConnection();
+  }
+
+  private closeConnection(): void {
+    const connection = this.connection;
+    this.connection = undefined;
+    connection?.close();
+  }
+}
