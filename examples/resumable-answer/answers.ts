@@ -77,12 +77,14 @@ export class Answers {
     return last.event === DONE && last.id === after ? 'read' : 'open';
   }
 
-  /** The answer's events after `after` (`'0'`: all of them) as they come, until its `done` event. */
-  async *follow(id: string, after: string): AsyncGenerator<AnswerEvent> {
-    for await (const event of this.topicOf(id).subscribe({ after })) {
-      yield event;
-      if (event.event === DONE) return;
-    }
+  /**
+   * The answer's events after `after` (`'0'`: all of them) as they come, until its `done` event;
+   * resolves once the subscription is live.
+   */
+  async follow(id: string, after: string): Promise<AsyncGenerator<AnswerEvent>> {
+    const subscription = this.topicOf(id).subscribe({ after });
+    await subscription.ready;
+    return untilDone(subscription);
   }
 
   /** Resolves once every answer being generated has its `done` event published (or failed to). */
@@ -134,6 +136,13 @@ export class Answers {
 
   private topicOf(id: string): Topic<unknown> {
     return createTopic(topicName(id), { store: this.options.store, history: MAX_EVENTS });
+  }
+}
+
+async function* untilDone(events: AsyncIterable<AnswerEvent>): AsyncGenerator<AnswerEvent> {
+  for await (const event of events) {
+    yield event;
+    if (event.event === DONE) return;
   }
 }
 

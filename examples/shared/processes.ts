@@ -32,10 +32,23 @@ export function runExample({ script, command, port, start }: ExampleCommand): vo
   const problem = whyProcessesCannotRun(count, command);
   if (problem !== undefined) return refuse(problem);
   if (count > 1) return startProcesses(script, count, port);
+  if (process.send !== undefined) stopWithLauncher();
   start(port).catch((error: unknown) => {
     console.error(error);
     process.exitCode = 1;
   });
+}
+
+/**
+ * In a copy started by `--processes`: SIGTERM to itself when the launcher is gone without passing a
+ * signal on (killed with SIGKILL), rather than running on, unseen, on its port.
+ */
+function stopWithLauncher(): void {
+  process.once('disconnect', function onLauncherGone() {
+    process.kill(process.pid, 'SIGTERM');
+  });
+  // The IPC channel alone must not keep the copy alive once its server has closed.
+  process.channel?.unref();
 }
 
 function refuse(message: string): void {

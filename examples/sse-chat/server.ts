@@ -63,6 +63,12 @@ export function createChat(store?: TopicStore): Topic<ChatMessage> {
 
 const waitHalfASecond = (signal: AbortSignal): Promise<void> => setTimeout(500, undefined, { signal });
 
+/** `events`, after a `retry` field that sets how long the browser waits before it reconnects. */
+async function* withRetry<T>(retry: number, events: AsyncIterable<T>): AsyncGenerator<T | { retry: number }> {
+  yield { retry };
+  yield* events;
+}
+
 /** `?n=` of `GET /ticks`: an integer from 1 to 100, else 5. */
 function tickCount(n: unknown): number {
   const count = Number(n);
@@ -99,9 +105,12 @@ export function createApp(options: ChatAppOptions = {}): Express {
   // after its Last-Event-ID; then both get each new message as it is posted.
   app.get(
     '/events',
-    sse(async function* (req) {
-      yield { retry };
-      yield* chat.subscribe({ after: lastEventId(req) ?? '0' });
+    sse(async (req) => {
+      const messages = chat.subscribe({ after: lastEventId(req) ?? '0' });
+      // sse() holds the headers until a subscription it is given is live; this one is wrapped
+      // (for the retry field), so the handler waits itself: the page's "Connected" means it is.
+      await messages.ready;
+      return withRetry(retry, messages);
     }),
   );
 
