@@ -12,7 +12,10 @@ export interface ExampleProcess {
   readonly urls: readonly string[];
   /** Everything it wrote to stderr so far. */
   stderr(): string;
-  /** Sends `signal` (SIGTERM, as a deploy does); resolves with the exit code once it has exited. */
+  /**
+   * Sends `signal` (SIGTERM, as a deploy does); resolves with the exit code once it has exited.
+   * SIGKILL goes to the processes it started too, which would not hear of it otherwise.
+   */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -35,6 +38,8 @@ function spawnExample({ script, args = [], env = {} }: ExampleRun) {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so that a SIGKILL reaches the processes it started too.
+    detached: true,
   });
   const output = { stdout: '', stderr: '' };
   child.stdout.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
@@ -59,14 +64,17 @@ export async function startExample(run: ExampleRun, servers = 1): Promise<Exampl
   try {
     await within(printed, `${run.script} printing ${servers} URL(s)`, 20_000);
   } catch (error) {
-    child.kill('SIGKILL');
+    process.kill(-child.pid!, 'SIGKILL');
     throw error;
   }
   return {
     urls: urlsOf().slice(0, servers),
     stderr: () => output.stderr,
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) {
+        if (signal === 'SIGKILL') process.kill(-child.pid!, signal);
+        else child.kill(signal);
+      }
       return exited;
     },
   };
