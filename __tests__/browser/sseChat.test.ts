@@ -1,8 +1,9 @@
 // examples/sse-chat in headless Chromium: what a user sees in real tabs. The example imports
 // 'express-async-stream', which resolves to dist/: run `npm run build` first (npm test does).
+import type { Express } from 'express';
 import type { Browser, Page } from 'playwright-core';
-import { ChatRoom } from '../../examples/sse-chat/chatRoom.js';
-import { createApp } from '../../examples/sse-chat/server.js';
+import { memoryStore, type Topic } from '../../src/index.js';
+import { createApp, createChat, type ChatMessage } from '../../examples/sse-chat/server.js';
 import { describeInChromium, launchChromium, until } from './chromium.js';
 import { RestartableServer } from './restartableServer.js';
 
@@ -36,10 +37,10 @@ class TickGate {
 const itemsOf = (page: Page, list: '#messages' | '#ticks'): Promise<string[]> =>
   page.locator(`${list} li`).allTextContents();
 
-/** The `data-id` of each message `page` shows, in order. */
-async function messageIds(page: Page): Promise<number[]> {
+/** The `data-id` of each message `page` shows, in order: the event ids the topic gave them. */
+async function messageIds(page: Page): Promise<string[]> {
   const items = await page.locator('#messages li').all();
-  return Promise.all(items.map(async (item) => Number(await item.getAttribute('data-id'))));
+  return Promise.all(items.map(async (item) => (await item.getAttribute('data-id')) ?? ''));
 }
 
 /** Resolves once `page` shows at least `count` items in `list` (the tests' only wait in the page). */
@@ -51,7 +52,8 @@ const untilItems = (page: Page, list: '#messages' | '#ticks', count: number): Pr
 
 describeInChromium('examples/sse-chat in Chromium', () => {
   let browser: Browser;
-  let room: ChatRoom;
+  let chat: Topic<ChatMessage>;
+  let app: Express;
   let gate: TickGate;
   let server: RestartableServer;
   /** The `Last-Event-ID` of each `GET /events` request, in order (null when absent). */
@@ -62,9 +64,11 @@ describeInChromium('examples/sse-chat in Chromium', () => {
   afterAll(() => browser?.close());
 
   beforeEach(async () => {
-    room = new ChatRoom();
+    chat = createChat(memoryStore());
     gate = new TickGate();
-    server = new RestartableServer(createApp({ room, retry: 100, waitForTick: gate.wait }));
+    app = createApp({ chat, retry: 100, waitForTick: gate.wait });
+    // Through `app`, which a test may replace while the server is down (a restart).
+    server = new RestartableServer((req, res) => app(req, res));
     resumedFrom = [];
     server.onRequest((req) => {
       if (req.url === '/events') resumedFrom.push((req.headers['last-event-id'] as string | undefined) ?? null);
@@ -76,8 +80,9 @@ describeInChromium('examples/sse-chat in Chromium', () => {
     try {
       await Promise.all(pages.splice(0).map((page) => page.close()));
       // Closing the tabs closed their event streams: no subscriber may be left behind.
-      await until(() => room.subscriberCount === 0, 'every subscriber leaving');
+      await until(() => chat.subscriberCount === 0, 'every subscriber leaving');
     } finally {
+      chat.close();
       await server.stop();
     }
   });
@@ -101,7 +106,7 @@ describeInChromium('examples/sse-chat in Chromium', () => {
   describe('when two tabs are open', () => {
     it('shows each message in both tabs', async () => {
       const [alice, bob] = [await openChat(), await openChat()];
-      await until(() => room.subscriberCount === 2, 'both tabs subscribing');
+      await until(() => chat.subscriberCount === 2, 'both tabs subscribing');
 
       await say(alice, 'alice', 'hello bob');
       await Promise.all([untilItems(alice, '#messages', 1), untilItems(bob, '#messages', 1)]);
@@ -111,35 +116,70 @@ describeInChromium('examples/sse-chat in Chromium', () => {
       const expected = ['alice: hello bob', 'bob: hi alice'];
       expect(await itemsOf(alice, '#messages')).toEqual(expected);
       expect(await itemsOf(bob, '#messages')).toEqual(expected);
-      expect(await messageIds(alice)).toEqual([1, 2]);
+      const ids = await messageIds(alice);
+      expect(new Set(ids).size).toBe(2);
+      expect(await messageIds(bob)).toEqual(ids);
+    });
+  });
+
+  describe('when a tab opens after messages were sent', () => {
+    it('shows the recent messages first', async () => {
+      const ids = [
+        await chat.publish({ author: 'ada', text: 'one' }),
+        await chat.publish({ author: 'ada', text: 'two' }),
+      ];
+      const page = await openChat();
+      await untilItems(page, '#messages', 2);
+      expect(await itemsOf(page, '#messages')).toEqual(['ada: one', 'ada: two']);
+      expect(await messageIds(page)).toEqual(ids);
     });
   });
 
   describe('when the server goes down mid-stream and comes back', () => {
     it('resumes from Last-Event-ID with no missing or repeated message', async () => {
       const page = await openChat();
-      for (const text of ['one', 'two', 'three']) room.post('server', text);
+      const ids: string[] = [];
+      for (const text of ['one', 'two', 'three']) ids.push(await chat.publish({ author: 'server', text }));
       await untilItems(page, '#messages', 3);
 
       await server.stop();
-      await until(() => room.subscriberCount === 0, 'the cut stream unsubscribing');
+      await until(() => chat.subscriberCount === 0, 'the cut stream unsubscribing');
       await page.getByRole('status').getByText('Reconnecting…').waitFor();
-      // Posted while the tab is disconnected: only the replay can bring these.
-      room.post('server', 'four');
-      room.post('server', 'five');
+      // Posted while the tab is disconnected: only the catch-up from history can bring these.
+      for (const text of ['four', 'five']) ids.push(await chat.publish({ author: 'server', text }));
       await server.start();
 
       await untilItems(page, '#messages', 5);
-      // A live message after the replay: a duplicate from the replay would come before it.
+      // A live message after the catch-up: a duplicate from it would come before this one.
       await say(page, 'me', 'six');
       await untilItems(page, '#messages', 6);
 
-      expect(await messageIds(page)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect((await messageIds(page)).slice(0, 5)).toEqual(ids);
       expect(await itemsOf(page, '#messages')).toEqual(
         ['one', 'two', 'three', 'four', 'five'].map((text) => `server: ${text}`).concat('me: six'),
       );
       // Reconnect attempts while the server was down never reached it.
-      expect(resumedFrom).toEqual([null, '3']);
+      expect(resumedFrom).toEqual([null, ids[2]]);
+    });
+  });
+
+  describe('when the server comes back without the messages (a restart, in memory)', () => {
+    it('clears the list and shows what the new server keeps', async () => {
+      const page = await openChat();
+      await say(page, 'me', 'before');
+      await untilItems(page, '#messages', 1);
+
+      await server.stop();
+      await until(() => chat.subscriberCount === 0, 'the cut stream unsubscribing');
+      chat.close();
+      // A new process: a new memory store, whose ids the tab's Last-Event-ID is not one of.
+      chat = createChat(memoryStore());
+      app = createApp({ chat, retry: 100, waitForTick: gate.wait });
+      await chat.publish({ author: 'server', text: 'after' });
+      await server.start();
+
+      await page.locator('#messages li', { hasText: 'server: after' }).waitFor();
+      expect(await itemsOf(page, '#messages')).toEqual(['server: after']);
     });
   });
 

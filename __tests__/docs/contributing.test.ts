@@ -25,6 +25,7 @@ describe('CONTRIBUTING.md', () => {
     ['examples/clock/server.ts', 3000],
     ['examples/tokens/server.ts', 3001],
     ['examples/sse-chat/server.ts', 3000],
+    ['examples/resumable-answer/server.ts', 3002],
   ])('gives the default port of %s: %d', (file, port) => {
     expect(read(file)).toContain(`process.env.PORT ?? ${port}`);
   });

@@ -1,23 +1,40 @@
 // A chat in the browser over server-sent events: every open tab sees every message, and a tab that
 // lost its connection resumes from the last message it saw (the browser sends `Last-Event-ID`).
-// Run: npm run example:sse, then open the URL it prints in two tabs.
+// Run: npm run example:sse, then open the URL it prints in two tabs. With REDIS_URL set, the chat
+// lives in Redis, and `npm run example:sse -- --processes 2` starts two servers that share it.
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout } from 'node:timers/promises';
-import { asyncStream, closeStreams, currentSignal, lastEventId, sse } from 'express-async-stream';
+import {
+  asyncStream,
+  closeStreams,
+  createTopic,
+  currentSignal,
+  lastEventId,
+  sse,
+  type Topic,
+  type TopicStore,
+} from 'express-async-stream';
 // No '.js' here: ts-node, which runs this example, does not map it to the '.ts' file in CommonJS.
-import { ChatRoom } from './chatRoom';
+import { runExample } from '../shared/processes';
+import { openTopicStore } from '../shared/topicStore';
+
+/** One chat message, as published and as sent in each event's `data` (JSON). */
+export interface ChatMessage {
+  readonly author: string;
+  readonly text: string;
+}
 
 /** Options of the chat app's {@link createApp}. */
 export interface ChatAppOptions {
   /**
-   * The room whose messages the app serves. Pass your own to post from code or to watch
-   * `subscriberCount`.
+   * The topic whose messages the app serves. Pass your own to choose its store, to publish from
+   * code or to watch `subscriberCount`.
    *
-   * @default a new, empty `ChatRoom`
+   * @default `createChat()`: a topic in this process's memory
    */
-  readonly room?: ChatRoom;
+  readonly chat?: Topic<ChatMessage>;
   /**
    * How long a browser waits before it reconnects a lost event stream, in milliseconds: sent
    * as the `retry` field of each stream's first event.
@@ -34,15 +51,22 @@ export interface ChatAppOptions {
   readonly waitForTick?: (signal: AbortSignal) => Promise<void>;
 }
 
+/** How many recent messages a new tab shows, and how far back a reconnecting tab catches up. */
+export const HISTORY = 100;
 const MAX_AUTHOR = 40;
 const MAX_TEXT = 500;
 
+/** The chat topic, in `store` (the default store of this process when absent). */
+export function createChat(store?: TopicStore): Topic<ChatMessage> {
+  return createTopic<ChatMessage>('chat', { store, history: HISTORY });
+}
+
 const waitHalfASecond = (signal: AbortSignal): Promise<void> => setTimeout(500, undefined, { signal });
 
-/** The id the browser resumes from: 0 (replay everything kept) when absent or not ours. */
-function resumeId(req: Request): number {
-  const id = lastEventId(req);
-  return id !== undefined && /^\d{1,15}$/.test(id) ? Number(id) : 0;
+/** `events`, after a `retry` field that sets how long the browser waits before it reconnects. */
+async function* withRetry<T>(retry: number, events: AsyncIterable<T>): AsyncGenerator<T | { retry: number }> {
+  yield { retry };
+  yield* events;
 }
 
 /** `?n=` of `GET /ticks`: an integer from 1 to 100, else 5. */
@@ -51,8 +75,8 @@ function tickCount(n: unknown): number {
   return Number.isInteger(count) && count >= 1 && count <= 100 ? count : 5;
 }
 
-function createPostMessage(room: ChatRoom): RequestHandler {
-  return function onPostMessage(req: Request, res: Response): void {
+function createPostMessage(chat: Topic<ChatMessage>): RequestHandler {
+  return async function onPostMessage(req: Request, res: Response): Promise<void> {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const text = typeof body.text === 'string' ? body.text.trim() : '';
     const author = typeof body.author === 'string' ? body.author.trim() : '';
@@ -61,31 +85,36 @@ function createPostMessage(room: ChatRoom): RequestHandler {
       res.status(400).type('text').send(`${usage}\n`);
       return;
     }
-    const message = room.post(author === '' ? 'anonymous' : author, text);
-    // A form posted without JavaScript goes back to the page; fetch() gets the message.
-    if (req.is('application/json')) res.status(201).json(message);
+    const message: ChatMessage = { author: author === '' ? 'anonymous' : author, text };
+    // Answered once the store holds it: a message the sender saw accepted survives a reconnect.
+    const id = await chat.publish(message);
+    // A form posted without JavaScript goes back to the page; fetch() gets the message and its id.
+    if (req.is('application/json')) res.status(201).json({ id, ...message });
     else res.redirect(303, '/');
   };
 }
 
 /** The chat app, without listening: `npm run example:sse` listens, tests import it. */
 export function createApp(options: ChatAppOptions = {}): Express {
-  const { room = new ChatRoom(), retry = 1000, waitForTick = waitHalfASecond } = options;
+  const { chat = createChat(), retry = 1000, waitForTick = waitHalfASecond } = options;
   const app = express();
 
   app.get('/', (_req, res) => res.sendFile(path.join(__dirname, 'index.html')));
 
+  // A first visit gets the recent messages ('0': every kept one); a reconnecting tab, the ones
+  // after its Last-Event-ID; then both get each new message as it is posted.
   app.get(
     '/events',
-    sse(async function* (req) {
-      yield { retry };
-      for await (const message of room.messagesAfter(resumeId(req), currentSignal())) {
-        yield { id: message.id, data: message };
-      }
+    sse(async (req) => {
+      const messages = chat.subscribe({ after: lastEventId(req) ?? '0' });
+      // sse() holds the headers until a subscription it is given is live; this one is wrapped
+      // (for the retry field), so the handler waits itself: the page's "Connected" means it is.
+      await messages.ready;
+      return withRetry(retry, messages);
     }),
   );
 
-  app.post('/messages', express.json(), express.urlencoded({ extended: false }), createPostMessage(room));
+  app.post('/messages', express.json(), express.urlencoded({ extended: false }), createPostMessage(chat));
 
   // Counts to ?n= (default 5), one chunk per tick: the page's fetch() reader shows each number
   // as it arrives, which an asyncStream response makes possible.
@@ -104,19 +133,28 @@ export function createApp(options: ChatAppOptions = {}): Express {
   return app;
 }
 
-if (require.main === module) {
-  // CHAT_LOG=chat.jsonl keeps the messages across restarts: stop the server, start it again, and
-  // the open tabs carry on where they were.
-  const room = new ChatRoom(1000, process.env.CHAT_LOG);
-  const server = createApp({ room }).listen(Number(process.env.PORT ?? 3000), () => {
-    const { port } = server.address() as AddressInfo;
-    console.log(`Chat listening on http://localhost:${port}: open it in two tabs and say hello.`);
+/** `npm run example:sse`: the chat on `port`, in Redis when REDIS_URL is set. */
+async function startChat(port: number): Promise<void> {
+  const { store, description, close } = await openTopicStore();
+  const chat = createChat(store);
+  const server = createApp({ chat }).listen(port, () => {
+    const { port: listening } = server.address() as AddressInfo;
+    console.log(`Chat listening on http://localhost:${listening}: open it in two tabs and say hello.`);
+    console.log(`  Messages are kept ${description}.`);
   });
-  // A deploy sends SIGTERM: the event streams end cleanly, so each tab reconnects,
-  // to the next process, from its Last-Event-ID. The process exits once the last stream is released.
-  const shutDown = () => {
+  // A deploy sends SIGTERM: the event streams end cleanly, so each tab reconnects, to the next
+  // process, from its Last-Event-ID (with REDIS_URL, the new process has every message). The
+  // process exits once the last stream is released and the Redis connection is closed.
+  const shutDown = async (): Promise<void> => {
     server.close();
-    void closeStreams();
+    await closeStreams();
+    chat.close();
+    await close();
   };
-  process.once('SIGTERM', shutDown);
+  process.once('SIGTERM', () => void shutDown());
+}
+
+if (require.main === module) {
+  const port = Number(process.env.PORT ?? 3000);
+  runExample({ script: __filename, command: 'npm run example:sse', port, start: startChat });
 }

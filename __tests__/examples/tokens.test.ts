@@ -1,7 +1,6 @@
-// The examples import 'express-async-stream', which resolves to dist/: run `npm run build` first.
-import { streamRequest } from '../src/testing/index.js';
-import { createApp as createClockApp } from '../examples/clock/server.js';
-import { createApp as createTokensApp, type UpstreamStop } from '../examples/tokens/server.js';
+// The example imports 'express-async-stream', which resolves to dist/: run `npm run build` first.
+import { streamRequest } from '../../src/testing/index.js';
+import { createApp, type UpstreamStop } from '../../examples/tokens/server.js';
 
 /** `onUpstreamStopped` for the tokens app, and a promise of its first call. */
 function upstreamStopped(): { stopped: Promise<UpstreamStop>; onUpstreamStopped: (stop: UpstreamStop) => void } {
@@ -10,26 +9,11 @@ function upstreamStopped(): { stopped: Promise<UpstreamStop>; onUpstreamStopped:
   return { stopped, onUpstreamStopped };
 }
 
-describe('examples/clock', () => {
-  describe('GET /report', () => {
-    it('sends the tuple status and headers, then every line', async () => {
-      const connection = await streamRequest(createClockApp(), '/report');
-      expect(connection.status).toBe(200);
-      expect(connection.headers['x-report']).toBe('v1');
-      expect(connection.headers['content-type']).toBe('text/csv; charset=utf-8');
-      expect(await connection.text()).toBe('day,visits\nmon,120\ntue,98\nwed,143\n');
-    });
-  });
-});
-
 describe('examples/tokens', () => {
   describe('GET /tokens', () => {
     it('streams the answer and reports a complete upstream', async () => {
       const { stopped, onUpstreamStopped } = upstreamStopped();
-      const connection = await streamRequest(
-        createTokensApp({ tokenDelay: 0, maxTokens: 5, onUpstreamStopped }),
-        '/tokens',
-      );
+      const connection = await streamRequest(createApp({ tokenDelay: 0, maxTokens: 5, onUpstreamStopped }), '/tokens');
       expect(connection.status).toBe(200);
       expect(await connection.text()).toBe('Streaming sends every token as \n');
       expect(await stopped).toEqual({ tokens: 5, aborted: false });
@@ -40,7 +24,7 @@ describe('examples/tokens', () => {
     it('aborts the upstream model', async () => {
       const { stopped, onUpstreamStopped } = upstreamStopped();
       // Endless, so that only the disconnect can stop it.
-      const app = createTokensApp({ tokenDelay: 0, maxTokens: Infinity, onUpstreamStopped });
+      const app = createApp({ tokenDelay: 0, maxTokens: Infinity, onUpstreamStopped });
       const connection = await streamRequest(app, '/tokens');
       let firstTokens = '';
       while (firstTokens.split(' ').length <= 3) firstTokens += (await connection.receive())!.toString();
