@@ -1,7 +1,8 @@
 // The package as a user gets it: `npm pack`, then `npm install` of the tarball into a temporary
 // project outside this repository, used from CommonJS, from an ES module and from TypeScript, through
-// both entry points (`express-async-stream` and `express-async-stream/testing`); and the tarball
-// checked by publint and by arethetypeswrong. package.test.ts checks dist/ in place (self-reference);
+// its three entry points (`express-async-stream`, `express-async-stream/redis` and
+// `express-async-stream/testing`), with no Redis client library installed; and the tarball checked by
+// publint and by arethetypeswrong. package.test.ts checks dist/ in place (self-reference);
 // this checks what the tarball holds and how a separate project resolves it.
 //
 // `npm test` builds dist/ before jest runs. The consumers are in __tests__/fixtures/installed/.
@@ -178,9 +179,11 @@ async function consume<T>(file: string): Promise<T> {
 
 interface Result {
   entry: 'cjs' | 'esm';
-  resolved?: { root: string; testing: string };
+  resolved?: { root: string; testing: string; redis: string };
   builds: string[];
   count: Record<string, unknown>;
+  topic: Record<string, unknown>;
+  redis: Record<string, unknown>;
   made: Record<string, unknown>;
   events: Record<string, unknown>;
   rows: Record<string, unknown>;
@@ -224,6 +227,8 @@ beforeAll(() => {
     'dist/esm/index.js',
     'dist/cjs/testing/index.d.ts',
     'dist/esm/testing/index.js',
+    'dist/cjs/redis/index.js',
+    'dist/esm/redis/index.d.ts',
   ]) {
     if (!existsSync(path.join(root, file))) throw new Error(`${file} is missing: run \`npm run build\` first.`);
   }
@@ -257,6 +262,19 @@ function expectedResult(entry: 'cjs' | 'esm'): Omit<Result, 'resolved' | 'builds
       body: 'event: tick\nid: 1\ndata: {"n":1}\n\ndata: bye\n\n',
     },
     rows: { status: 200, contentType: 'application/x-ndjson', body: '{"id":1}\n[2]\n' },
+    topic: {
+      status: 200,
+      contentType: 'text/event-stream; charset=utf-8',
+      data: '{"n":1}',
+      hasId: true,
+      ended: true,
+    },
+    // The redis entry point loads and runs without `redis` or `ioredis` installed: the user's client brings its library.
+    redis: {
+      redisStore: 'function',
+      urlError: 'TypeError: redisStore(client) expects a Redis client',
+      clientLibraries: [],
+    },
     fails: {
       status: 200,
       received: 'partial',
@@ -268,7 +286,7 @@ function expectedResult(entry: 'cjs' | 'esm'): Omit<Result, 'resolved' | 'builds
 }
 
 describe('the tarball', () => {
-  it('holds the two builds, their declarations and the ES module marker, and nothing else of the repository', async () => {
+  it('holds the two builds of the three entry points, their declarations and the ES module marker, and nothing else of the repository', async () => {
     const installed = path.join(await install(), 'node_modules', 'express-async-stream');
     const manifest = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(manifest.name).toBe('express-async-stream');
@@ -277,6 +295,10 @@ describe('the tarball', () => {
       'dist/cjs/testing/index.d.ts',
       'dist/esm/index.d.ts',
       'dist/esm/testing/index.js',
+      'dist/cjs/redis/index.js',
+      'dist/cjs/redis/index.d.ts',
+      'dist/esm/redis/index.js',
+      'dist/esm/redis/index.d.ts',
     ]) {
       expect(existsSync(path.join(installed, file))).toBe(true);
     }
@@ -291,10 +313,11 @@ describe.each([
   ['CommonJS: require()', 'cjs', runs.cjs],
   ['ES module: import', 'esm', runs.esm],
 ] as const)('%s of the installed package', (_title, entry, result) => {
-  it(`resolves both entry points to dist/${entry} inside node_modules`, async () => {
+  it(`resolves the three entry points to dist/${entry} inside node_modules`, async () => {
     expect((await result()).resolved).toEqual({
       root: `node_modules/express-async-stream/dist/${entry}/index.js`,
       testing: `node_modules/express-async-stream/dist/${entry}/testing/index.js`,
+      redis: `node_modules/express-async-stream/dist/${entry}/redis/index.js`,
     });
   });
 
@@ -302,7 +325,7 @@ describe.each([
     expect((await result()).builds).toEqual(entry === 'cjs' ? ['node_modules/express-async-stream/dist/cjs'] : []);
   });
 
-  it('streams, sends SSE and NDJSON, and reports a cut stream, read with its own test kit', async () => {
+  it('streams, sends SSE, NDJSON and a topic, reports a cut stream (read with its own test kit), and loads the Redis store without a client library', async () => {
     const { resolved: _resolved, builds: _builds, ...seen } = await result();
     expect(seen).toEqual(expectedResult(entry));
   });
@@ -316,7 +339,7 @@ describe('TypeScript consumers of the installed package', () => {
     ['consumer.mts, module nodenext (ES module)', runs.typesEsm, 'consumer.mts', 'esm'],
     ['consumer-node10.ts, moduleResolution node10', runs.typesNode10, 'consumer-node10.ts', 'cjs'],
   ] as const)(
-    'type-checks %s against the installed declarations of both entry points',
+    'type-checks %s against the installed declarations of the three entry points',
     async (_title, check, consumer, build) => {
       const files = await check();
       const other = build === 'cjs' ? 'esm' : 'cjs';
@@ -326,6 +349,7 @@ describe('TypeScript consumers of the installed package', () => {
         expect.arrayContaining([
           `node_modules/express-async-stream/dist/${build}/index.d.ts`,
           `node_modules/express-async-stream/dist/${build}/testing/index.d.ts`,
+          `node_modules/express-async-stream/dist/${build}/redis/index.d.ts`,
         ]),
       );
       expect(fromPackage.filter((file) => file.includes(`/dist/${other}/`))).toEqual([]);
@@ -359,9 +383,19 @@ describe('package linters, on the tarball', () => {
     expect(code).toBe(0);
   });
 
+  it('checks the three entry points (and ./package.json)', async () => {
+    expect(Object.keys((await runs.attw()).report.analysis.entrypoints).sort()).toEqual([
+      '.',
+      './package.json',
+      './redis',
+      './testing',
+    ]);
+  });
+
   it.each([
     ['.', 'index.d.ts'],
     ['./testing', 'testing/index.d.ts'],
+    ['./redis', 'redis/index.d.ts'],
   ])('arethetypeswrong resolves %s to the declarations of the matching build', async (subpath, declarations) => {
     const { resolutions } = (await runs.attw()).report.analysis.entrypoints[subpath]!;
     const resolved = Object.fromEntries(

@@ -23,6 +23,7 @@ const PUBLIC_EXPORTS = {
   TIMEOUT_SETTING: 'string',
   asyncStream: 'function',
   closeStreams: 'function',
+  createTopic: 'function',
   currentRequest: 'function',
   currentResponse: 'function',
   currentSignal: 'function',
@@ -31,10 +32,13 @@ const PUBLIC_EXPORTS = {
   isStreamResponse: 'function',
   lastEventId: 'function',
   makeResponse: 'function',
+  memoryStore: 'function',
   ndjson: 'function',
   sse: 'function',
   withContext: 'function',
 };
+
+const REDIS_EXPORTS = { redisStore: 'function' };
 
 const TESTING_EXPORTS = {
   DEFAULT_RECEIVE_TIMEOUT: 'number',
@@ -125,6 +129,12 @@ function lazily<T>(start: () => Promise<T>): () => Promise<T> {
   return () => (promise ??= start());
 }
 
+interface RedisEntryResult {
+  resolved: string;
+  exports: Record<string, string>;
+  loaded: string[];
+}
+
 interface HttpResult {
   status: number;
   contentType?: string;
@@ -141,6 +151,7 @@ interface ProbeResult {
   exports: Record<string, string>;
   blocked: Record<string, string>;
   cjsFilesLoaded: string[];
+  distFilesLoaded: string[];
   responses: Record<'count' | 'made' | 'json' | 'silent', HttpResult>;
 }
 
@@ -164,6 +175,8 @@ const runs = {
   cjs: lazily(() => runScript<ProbeResult>('entry.cjs')),
   esm: lazily(() => runScript<ProbeResult>('entry.mjs')),
   shared: lazily(() => runScript<SharedResult>('shared.mjs')),
+  redisCjs: lazily(() => runScript<RedisEntryResult>('redisEntry.cjs')),
+  redisEsm: lazily(() => runScript<RedisEntryResult>('redisEntry.mjs')),
   typesCjs: lazily(() => typeCheck('tsconfig.cjs.json')),
   typesEsm: lazily(() => typeCheck('tsconfig.esm.json')),
   pack: lazily(packedFiles),
@@ -199,6 +212,14 @@ describe.each([
       'express-async-stream/dist/cjs/pump.js': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
       'express-async-stream/dist/esm/pump.js': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
     });
+  });
+
+  it(`loads dist/${entry} only, and none of the Redis store's files`, async () => {
+    const { distFilesLoaded } = await result();
+    expect(distFilesLoaded).toContain(`dist/${entry}/index.js`);
+    expect(distFilesLoaded).toContain(`dist/${entry}/topics/topic.js`);
+    expect(distFilesLoaded.filter((file) => !file.startsWith(`dist/${entry}/`))).toEqual([]);
+    expect(distFilesLoaded.filter((file) => file.startsWith(`dist/${entry}/redis/`))).toEqual([]);
   });
 
   if (entry === 'esm') {
@@ -340,14 +361,18 @@ describe('type declarations', () => {
   it.each([
     ['consumer.cts (CommonJS)', 'cjs', runs.typesCjs, 'consumer.cts'],
     ['consumer.mts (ES module)', 'esm', runs.typesEsm, 'consumer.mts'],
-  ] as const)('type-check %s against dist/%s/index.d.ts, module nodenext', async (_title, build, check, consumer) => {
-    const files = await check();
-    const other = build === 'cjs' ? 'esm' : 'cjs';
-    expect(files).toContain(`__tests__/fixtures/package/${consumer}`);
-    expect(files).toContain(`dist/${build}/index.d.ts`);
-    expect(files.filter((file) => file.startsWith(`dist/${other}/`))).toEqual([]);
-    expect(files.filter((file) => file.startsWith('src/'))).toEqual([]);
-  });
+  ] as const)(
+    'type-check %s against dist/%s/index.d.ts and redis/index.d.ts, module nodenext',
+    async (_title, build, check, consumer) => {
+      const files = await check();
+      const other = build === 'cjs' ? 'esm' : 'cjs';
+      expect(files).toContain(`__tests__/fixtures/package/${consumer}`);
+      expect(files).toContain(`dist/${build}/index.d.ts`);
+      expect(files).toContain(`dist/${build}/redis/index.d.ts`);
+      expect(files.filter((file) => file.startsWith(`dist/${other}/`))).toEqual([]);
+      expect(files.filter((file) => file.startsWith('src/'))).toEqual([]);
+    },
+  );
   it('ships no internal declaration: no @internal member, and constructors that only the package calls are private', () => {
     const declarations = ['cjs', 'esm'].flatMap((build) =>
       readdirSync(path.join(root, 'dist', build), { recursive: true, encoding: 'utf8' })
@@ -390,8 +415,23 @@ describe('package.json', () => {
         import: { types: './dist/esm/testing/index.d.ts', default: './dist/esm/testing/index.js' },
         require: { types: './dist/cjs/testing/index.d.ts', default: './dist/cjs/testing/index.js' },
       },
+      './redis': {
+        import: { types: './dist/esm/redis/index.d.ts', default: './dist/esm/redis/index.js' },
+        require: { types: './dist/cjs/redis/index.d.ts', default: './dist/cjs/redis/index.js' },
+      },
       './package.json': './package.json',
     });
+  });
+
+  it('maps each subpath to its declarations for TypeScript resolutions that ignore exports (typesVersions)', () => {
+    expect(packageJson.typesVersions).toEqual({
+      '*': { testing: ['./dist/cjs/testing/index.d.ts'], redis: ['./dist/cjs/redis/index.d.ts'] },
+    });
+  });
+
+  it('needs neither Redis client library: both are optional peers, for express-async-stream/redis only', () => {
+    expect(packageJson.peerDependencies).toMatchObject({ redis: '^4.6 || ^5', ioredis: '^5' });
+    expect(packageJson.peerDependenciesMeta).toMatchObject({ redis: { optional: true }, ioredis: { optional: true } });
   });
 
   it('lists "types" first in every condition of the exports map', () => {
@@ -460,5 +500,22 @@ describe('the ./testing entry point', () => {
       `import * as mod from 'express-async-stream/testing'; ${describeExports}`,
     ]);
     expect(JSON.parse(stdout)).toEqual(TESTING_EXPORTS);
+  });
+});
+
+describe.each([
+  ['CommonJS: require()', 'cjs', runs.redisCjs],
+  ['ES module: import', 'esm', runs.redisEsm],
+] as const)('the ./redis entry point, %s', (_title, build, result) => {
+  it(`resolves to dist/${build}/redis/index.js and exposes redisStore only`, async () => {
+    const { resolved, exports } = await result();
+    expect(resolved).toBe(`dist/${build}/redis/index.js`);
+    expect(exports).toEqual(REDIS_EXPORTS);
+  });
+
+  it('loads files of its own build only, and nothing from node_modules: no Redis client library', async () => {
+    const { loaded } = await result();
+    expect(loaded).toContain(`dist/${build}/redis/redisStore.js`);
+    expect(loaded.filter((file) => !file.startsWith(`dist/${build}/`))).toEqual([]);
   });
 });

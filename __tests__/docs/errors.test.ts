@@ -3,15 +3,20 @@ import http from 'node:http';
 import path from 'node:path';
 import express, { type RequestHandler } from 'express';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createClient, createCluster } from 'redis';
 import {
+  AsyncStreamError,
   asyncStream,
+  createTopic,
   currentRequest,
   currentResponse,
   currentSignal,
   makeResponse,
+  memoryStore,
   sse,
   withContext,
 } from '../../src/index.js';
+import { redisStore } from '../../src/redis/index.js';
 import { ReceiveTimeoutError, ResponseAbortedError, streamRequest } from '../../src/testing/index.js';
 import { recordErrors, useProcessWatch } from '../helpers/app.js';
 import { watchWarnings } from '../helpers/warnings.js';
@@ -83,6 +88,9 @@ async function warningOf(route: RequestHandler): Promise<Error> {
 }
 
 const never = () => new Promise<never>(() => {});
+
+/** A topic on a store of its own. */
+const topic = () => createTopic('chat', { store: memoryStore() });
 
 const producers: Record<string, () => Error | Promise<Error>> = {
   'asyncStream(handler) expects': () => thrown(() => asyncStream(5 as never)),
@@ -180,6 +188,27 @@ const producers: Record<string, () => Error | Promise<Error>> = {
         },
       ),
     ),
+  'createTopic(name): the name must be': () => thrown(() => createTopic('chat room')),
+  'createTopic(): `history`': () => thrown(() => createTopic('chat', { history: 0 })),
+  'createTopic(): `store`': () => thrown(() => createTopic('chat', { store: memoryStore as never })),
+  'topic.publish(): `data`': () => thrown(() => topic().publish(10n)),
+  'topic.publish(): `event` must be a string': () => thrown(() => topic().publish('x', { event: 5 as never })),
+  'topic.publish(): `event` must not': () => thrown(() => topic().publish('x', { event: 'a\nb' })),
+  "topic.publish(): the event type 'reset'": () => thrown(() => topic().publish('x', { event: 'reset' })),
+  'topic.subscribe(): `after`': () => thrown(() => topic().subscribe({ after: 7 as never })),
+  'topic.subscribe(): `signal`': () => thrown(() => topic().subscribe({ signal: new AbortController() as never })),
+  'topic.publish(): the topic': () => {
+    const closed = topic();
+    closed.close();
+    return rejection(closed.publish('x'), AsyncStreamError);
+  },
+  'redisStore(client) expects': () => thrown(() => redisStore('redis://localhost:6379')),
+  'redisStore(client) does not support': () =>
+    thrown(() => redisStore(createCluster({ rootNodes: [{ url: 'redis://127.0.0.1:1' }] }))),
+  'redisStore(): `prefix`': () => thrown(() => redisStore(createClient(), { prefix: 'my app:' })),
+  'redisStore(): could not publish': () =>
+    // A client never connected: no server is needed to see what a process sees while Redis is away.
+    rejection(createTopic('chat', { store: redisStore(createClient()) }).publish('x'), AsyncStreamError),
   'GET URL: the server closed the connection': async () => {
     const connection = await streamRequest(
       appWith(

@@ -1,11 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import express from 'express';
-import { asyncStream } from '../../src/index.js';
+import { createClient } from 'redis';
+import { asyncStream, createTopic, lastEventId, sse, type Topic } from '../../src/index.js';
+import { redisStore } from '../../src/redis/index.js';
 import { recordErrors, useProcessWatch } from '../helpers/app.js';
+import { describeWithRedis, startRedis, type RedisServer } from '../helpers/redisServer.js';
 import { useConnections } from './connections.js';
 import { docPage, runBlock } from './docPage.js';
 import { shellBlockProblems } from './shellBlock.js';
+import { awaitingBlock } from './topLevelAwait.js';
 
 const page = docPage('README.md');
 afterAll(() => page.expectEveryBlockUsed());
@@ -255,6 +259,66 @@ describe('README: errors', () => {
         warn.mockRestore();
       }
     });
+  });
+});
+
+describe('README: createTopic()', () => {
+  it('sends a message posted to POST /chat to every open event stream, with the id POST answered', async () => {
+    const { app, errors } = appWith("app.post('/chat'");
+    const [ada, bob] = [await streamRequest(app, '/chat/events'), await streamRequest(app, '/chat/events')];
+    const posted = await streamRequest(app, '/chat', { method: 'POST', body: { user: 'ada', text: 'hello' } });
+    expect(posted.status).toBe(201);
+    const { id } = JSON.parse(await posted.text()) as { id: string };
+    const expected = { id, data: JSON.stringify({ user: 'ada', text: 'hello' }) };
+    expect(await ada.receiveEvent()).toEqual(expected);
+    expect(await bob.receiveEvent()).toEqual(expected);
+    expect(errors).toEqual([]);
+  });
+});
+
+describeWithRedis('README: redisStore()', () => {
+  let redis: RedisServer;
+  const urlBefore = process.env.REDIS_URL;
+  beforeAll(async () => {
+    redis = await startRedis();
+    process.env.REDIS_URL = redis.url; // the block reads it
+  });
+  afterAll(async () => {
+    if (urlBefore === undefined) delete process.env.REDIS_URL;
+    else process.env.REDIS_URL = urlBefore;
+    await redis?.stop();
+  });
+
+  it('shares the topic between processes: a browser moved to another process resumes with nothing lost', async () => {
+    type Ran = { client: ReturnType<typeof createClient>; news: Topic };
+    const block = awaitingBlock(page.block("from 'express-async-stream/redis'"), ['client', 'news']);
+    const { client, news } = await (runBlock(block).done as Promise<Ran>);
+    // Another process of the app behind the load balancer: its own client, store and route.
+    const other = createClient({ url: redis.url });
+    other.on('error', () => {});
+    await other.connect();
+    const otherNews = createTopic('news', { store: redisStore(other) });
+    const app = express();
+    app.get(
+      '/news/events',
+      sse((req) => otherNews.subscribe({ after: lastEventId(req) })),
+    );
+    try {
+      const seen = await news.publish('seen in the first process');
+      const missed = await news.publish('missed while moving');
+      const moved = await streamRequest(app, '/news/events', { headers: { 'Last-Event-ID': seen } });
+      const live = await news.publish('live');
+      expect([await moved.receiveEvent(), await moved.receiveEvent()]).toEqual([
+        { id: missed, data: 'missed while moving' },
+        { id: live, data: 'live' },
+      ]);
+    } finally {
+      news.close();
+      otherNews.close();
+      await client.sendCommand(['DEL', 'express-async-stream:topic:news']);
+      client.destroy();
+      other.destroy();
+    }
   });
 });
 

@@ -70,14 +70,15 @@ const readers = new WeakMap<object, StreamReader>();
  * not connected. Redis Cluster is not supported (one `XREAD` reads keys of many slots).
  *
  * @param client - a connected client of `redis` (`createClient()`, then `await client.connect()`)
- *   or `ioredis` (`new Redis(url)`). It stays yours: the store never closes it.
+ *   or `ioredis` (`new Redis(url)`). It stays yours: the store never closes it, and its `'error'`
+ *   listener is yours to add (without one, node-redis crashes the process when the connection is lost).
  * @param options - see {@link RedisStoreOptions}.
  * @throws TypeError or RangeError for a client of neither library, or a bad option.
  * @example
  * import { createClient } from 'redis';
  * import { createTopic } from 'express-async-stream';
  * import { redisStore } from 'express-async-stream/redis';
- * const client = await createClient({ url: process.env.REDIS_URL }).connect();
+ * const client = await createClient({ url: process.env.REDIS_URL }).on('error', console.error).connect();
  * const chat = createTopic('chat', { store: redisStore(client) });
  */
 export function redisStore(client: unknown, options: RedisStoreOptions = {}): RedisStore {

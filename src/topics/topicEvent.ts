@@ -30,9 +30,17 @@ export interface TopicEvent<T = unknown> {
  * // source.addEventListener('reset', () => list.replaceChildren());
  */
 export interface TopicReset {
+  /** Always `'reset'`, an event type `publish` refuses, so no published event is taken for one. */
   readonly event: 'reset';
-  /** The id that could not be resumed from. */
-  readonly data: { readonly lastEventId: string };
+  /** Where the subscriber asked to resume. */
+  readonly data: {
+    /** The id that could not be resumed from (the `after` given to `subscribe`). */
+    readonly lastEventId: string;
+  };
+  /**
+   * None, so the browser keeps its last event id until the next event. `event.id === undefined` tells
+   * a reset from a {@link TopicEvent} (and narrows the type; `event.event === 'reset'` does not).
+   */
   readonly id?: undefined;
 }
 
