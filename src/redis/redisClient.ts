@@ -63,7 +63,7 @@ export function toRedisConnection(client: unknown): RedisConnection {
   }
   if (isNodeRedisClient(client)) return createConnection(nodeRedisLibrary, client);
   if (isIoredisClient(client)) {
-    const { keyPrefix } = (client as { options: { keyPrefix?: unknown } }).options;
+    const { keyPrefix } = client.options;
     // ioredis adds keyPrefix to the keys of call() too, and XREAD answers with the prefixed names.
     if (typeof keyPrefix === 'string' && keyPrefix !== '') {
       throw new TypeError(
