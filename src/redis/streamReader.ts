@@ -160,9 +160,12 @@ export class StreamReader {
     if (!Array.isArray(reply)) return;
     for (const [key, entries] of reply as [string, unknown][]) {
       const state = this.keys.get(key);
-      if (state === undefined) continue;
+      // A key listened to again while this read was in flight: its start, once fixed, says where
+      // its events begin, and the next read continues from there. Taking these would skip the
+      // entries between them and that start.
+      if (state?.lastId === undefined) continue;
       for (const event of eventsOf(entries)) {
-        if (state.lastId !== undefined && compareStreamIds(event.id, state.lastId) <= 0) continue;
+        if (compareStreamIds(event.id, state.lastId) <= 0) continue;
         state.lastId = event.id;
         for (const listener of state.listeners) {
           try {
