@@ -7,6 +7,8 @@ import type { ClientEvents } from './readiness.js';
 export interface IoredisClient extends ClientEvents {
   /** `wait` (lazyConnect), `connecting`, `connect`, `ready`, `reconnecting`, `close` or `end`. */
   readonly status: string;
+  /** The options it was created with; `keyPrefix` is the one redisStore must know about. */
+  readonly options: { readonly keyPrefix?: unknown };
   call(command: string, ...args: string[]): Promise<unknown>;
   multi(): IoredisMulti;
   duplicate(override?: { disconnectTimeout?: number }): IoredisClient;

@@ -63,7 +63,7 @@ export function toRedisConnection(client: unknown): RedisConnection {
   }
   if (isNodeRedisClient(client)) return createConnection(nodeRedisLibrary, client);
   if (isIoredisClient(client)) {
-    const { keyPrefix } = (client as { options: { keyPrefix?: unknown } }).options;
+    const { keyPrefix } = client.options;
     // ioredis adds keyPrefix to the keys of call() too, and XREAD answers with the prefixed names.
     if (typeof keyPrefix === 'string' && keyPrefix !== '') {
       throw new TypeError(
@@ -102,7 +102,7 @@ function isNodeRedisClient(client: unknown): client is NodeRedisClient {
 function isIoredisClient(client: unknown): client is IoredisClient {
   if (!hasMethods(client, ['call', 'multi', 'duplicate', 'connect', 'disconnect', 'on', 'off'])) return false;
   const { status, options } = client as { status?: unknown; options?: unknown };
-  return typeof status === 'string' && typeof options === 'object';
+  return typeof status === 'string' && typeof options === 'object' && options !== null;
 }
 
 function hasMethods(value: unknown, names: readonly string[]): boolean {
