@@ -286,14 +286,20 @@ class LocalTopic<T> implements Topic<T>, SubscriptionHost {
   private async begin(subscription: Subscription, listener: StoreListener, after: string | undefined): Promise<void> {
     try {
       await listener.ready;
-      const read = after === undefined ? undefined : await this.store.readAfter(this.name, after);
-      subscription.start(read && { exact: read.exact, events: read.events.map(this.decode) }, after);
     } catch (error) {
       // A store that could not start listening is asked again by the next subscriber.
       if (this.listener === listener) {
         listener.stop();
         this.listener = undefined;
       }
+      subscription.fail(error);
+      return;
+    }
+    try {
+      const read = after === undefined ? undefined : await this.store.readAfter(this.name, after);
+      subscription.start(read && { exact: read.exact, events: read.events.map(this.decode) }, after);
+    } catch (error) {
+      // This subscriber's history only: the listener delivers to the others, who are live already.
       subscription.fail(error);
     }
   }
