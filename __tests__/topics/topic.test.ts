@@ -204,6 +204,22 @@ describe('createTopic(name, options)', () => {
     });
   });
 
+  describe('with a history longer than a call can take as arguments', () => {
+    // Found in review: the history was added with push(...events), whose arguments go on the
+    // stack, so resuming failed with "Maximum call stack size exceeded" from about 130,000 events.
+    it("resumes from '0' with every kept event", async () => {
+      const count = 200_000;
+      const topic = createTopic<number>('long', { store: memoryStore(), history: count });
+      for (let n = 1; n < count; n++) void topic.publish(n);
+      await topic.publish(count);
+      const subscription = topic.subscribe({ after: '0' });
+      await subscription.ready;
+      const [first] = await take(subscription, 1);
+      expect(first!.data).toBe(1);
+      topic.close();
+    });
+  });
+
   describe('topic.subscribe({ signal })', () => {
     // Found by the property tests: an 'abort' listener added to an aborted signal never runs, and
     // such a subscription stayed open, counted, with next() pending for ever.
