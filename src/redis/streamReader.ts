@@ -2,7 +2,7 @@
 import type { StoredEvent, StoreListener } from '../topics/topicStore.js';
 import { warn } from '../warn.js';
 import type { RedisConnection } from './redisClient.js';
-import { compareStreamIds, eventsOf } from './streamEntry.js';
+import { compareStreamIds, eventsOf, lastEntryId } from './streamEntry.js';
 
 /**
  * How long one `XREAD` blocks. New keys wake it at once (`CLIENT UNBLOCK`); the limit bounds how
@@ -66,8 +66,8 @@ export class StreamReader {
   private async startAt(key: string, state: KeyState): Promise<void> {
     try {
       const reply = await this.main.send(['XREVRANGE', key, '+', '-', 'COUNT', '1']);
-      const [last] = eventsOf(reply);
-      state.lastId = last?.id ?? '0-0';
+      // The last entry, whoever wrote it: from '0-0', the whole stream would come as new events.
+      state.lastId = lastEntryId(reply) ?? '0-0';
     } catch (error) {
       if (this.keys.get(key) === state) this.keys.delete(key);
       throw error;
@@ -172,6 +172,11 @@ export class StreamReader {
           }
         }
       }
+      // Past every entry read, the skipped ones too: an entry of another writer, last in the
+      // stream, would otherwise be returned at once by every XREAD that follows.
+      const last = lastEntryId(entries);
+      if (last !== undefined && (state.lastId === undefined || compareStreamIds(last, state.lastId) > 0))
+        state.lastId = last;
     }
   }
 

@@ -1,0 +1,91 @@
+// The reader behind redisStore's live events: one blocking XREAD per process, and what it does when a
+// key, an entry or its connection is not what it expects.
+import { createTopic, type Topic } from '../../src/index.js';
+import { redisStore } from '../../src/redis/index.js';
+import { watchProcess } from '../helpers/app.js';
+import { blockedReaders, clientLibraries, take, waitFor, type TestClient } from '../helpers/redisClients.js';
+import { describeWithRedis, startRedis, type RedisServer } from '../helpers/redisServer.js';
+
+describeWithRedis('redisStore(client): the reader of live events', () => {
+  // Over the whole file: the last test checks that none of the others left anything behind.
+  let watcher: ReturnType<typeof watchProcess>;
+  beforeAll(() => {
+    watcher = watchProcess();
+  });
+  afterAll(() => watcher.stop());
+  let redis: RedisServer;
+  const open: TestClient[] = [];
+  const topics: Topic[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterEach(async () => {
+    for (const topic of topics.splice(0)) topic.close();
+    await Promise.all(open.splice(0).map((client) => client.close()));
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  let serial = 0;
+  const freshName = (): string => `reader${Date.now()}-${++serial}`;
+
+  describe.each(clientLibraries)('with a %s client', (_library, connect) => {
+    async function client(): Promise<TestClient> {
+      const connected = await connect(redis.url);
+      open.push(connected);
+      return connected;
+    }
+
+    /** A store on a client of its own (one "process"), and a topic of a fresh name on it. */
+    async function topicOn(options: { history?: number } = {}): Promise<{ topic: Topic; key: string }> {
+      const store = redisStore((await client()).client);
+      const topic = createTopic(freshName(), { store, ...options });
+      topics.push(topic);
+      return { topic, key: store.keyOf(topic.name) };
+    }
+
+    // Found in review: the reader moved its position only past the entries it could read, so an
+    // entry of another writer, last in the stream, was returned by every XREAD at once: a busy loop.
+    it('skips an entry another writer added to the stream, and blocks again rather than read it over and over', async () => {
+      const inspector = await client();
+      const { topic, key } = await topicOn();
+      const subscription = topic.subscribe();
+      await subscription.ready;
+      await waitFor(async () => (await blockedReaders(inspector)).length === 1, 'the reader blocking');
+      const reads = await xreadCalls(inspector);
+      await inspector.send(['XADD', key, '*', 'written-by', 'someone else']);
+      await waitFor(
+        async () => (await xreadCalls(inspector)) > reads && (await blockedReaders(inspector)).length === 1,
+        'the reader blocking again after the foreign entry',
+      );
+      const id = await topic.publish('ours');
+      expect(await take(subscription, 1)).toEqual([{ id, data: 'ours', event: undefined }]);
+    });
+
+    // Found in review: the start position was the last entry the reader could read, so with an
+    // entry of another writer last, it started from '0-0' and sent the whole stream as new events.
+    it('starts after the last entry of the stream when another writer added it', async () => {
+      const inspector = await client();
+      const { topic, key } = await topicOn();
+      await topic.publish('old');
+      await inspector.send(['XADD', key, '*', 'written-by', 'someone else']);
+      const subscription = topic.subscribe();
+      await subscription.ready;
+      const id = await topic.publish('new');
+      expect(await take(subscription, 1)).toEqual([{ id, data: 'new', event: undefined }]);
+    });
+  });
+
+  it('leaves no unhandled rejection or logged error behind', () => {
+    expect(watcher.unhandled).toEqual([]);
+    expect(watcher.logged).toEqual([]);
+  });
+});
+
+/** How many XREAD commands Redis has run so far. */
+async function xreadCalls(inspector: TestClient): Promise<number> {
+  const stats = String(await inspector.send(['INFO', 'commandstats']));
+  return Number(/cmdstat_xread:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
