@@ -3,8 +3,10 @@
 import { createTopic, type Topic } from '../../src/index.js';
 import { redisStore } from '../../src/redis/index.js';
 import { watchProcess } from '../helpers/app.js';
+import { settle } from '../helpers/deferred.js';
 import { blockedReaders, clientLibraries, take, waitFor, type TestClient } from '../helpers/redisClients.js';
 import { describeWithRedis, startRedis, type RedisServer } from '../helpers/redisServer.js';
+import { watchWarnings } from '../helpers/warnings.js';
 
 describeWithRedis('redisStore(client): the reader of live events', () => {
   // Over the whole file: the last test checks that none of the others left anything behind.
@@ -75,6 +77,32 @@ describeWithRedis('redisStore(client): the reader of live events', () => {
       await subscription.ready;
       const id = await topic.publish('new');
       expect(await take(subscription, 1)).toEqual([{ id, data: 'new', event: undefined }]);
+    });
+
+    // Found in review: a live entry whose JSON does not parse was skipped with a warning, but the
+    // same entry in the history failed every subscription that read it.
+    it('skips an entry whose JSON does not parse when it reads the history, as it does live', async () => {
+      const inspector = await client();
+      const { topic, key } = await topicOn();
+      const before = await topic.publish('before');
+      await inspector.send(['XADD', key, '*', 'type', 'json', 'data', '{not json']);
+      const after = await topic.publish('after');
+      const warnings = watchWarnings();
+      try {
+        const subscription = topic.subscribe({ after: '0' });
+        expect(await take(subscription, 2)).toEqual([
+          { id: before, data: 'before', event: undefined },
+          { id: after, data: 'after', event: undefined },
+        ]);
+        await settle();
+        expect(warnings.warnings.map((warning) => warning.message)).toEqual([
+          expect.stringMatching(
+            /^createTopic\(\): the event \S+ of topic '.*' could not be decoded, so it was skipped/,
+          ),
+        ]);
+      } finally {
+        warnings.stop();
+      }
     });
   });
 

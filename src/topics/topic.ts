@@ -2,6 +2,7 @@
 import { describeValue, resolveOptions, type OptionRule, type OptionTable } from '../arguments.js';
 import { getContext } from '../context.js';
 import { AsyncStreamError } from '../errors.js';
+import { warn } from '../warn.js';
 import { memoryStore } from './memoryStore.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
 import { DeliveredEvent, encodePublished, type TopicEvent, type TopicReset } from './topicEvent.js';
@@ -297,18 +298,36 @@ class LocalTopic<T> implements Topic<T>, SubscriptionHost {
     }
     try {
       const read = after === undefined ? undefined : await this.store.readAfter(this.name, after);
-      subscription.start(read && { exact: read.exact, events: read.events.map(this.decode) }, after);
+      subscription.start(
+        read && { exact: read.exact, events: read.events.flatMap((stored) => this.decode(stored) ?? []) },
+        after,
+      );
     } catch (error) {
       // This subscriber's history only: the listener delivers to the others, who are live already.
       subscription.fail(error);
     }
   }
 
-  /** One object per event, shared by every subscriber of this process: decoded and framed once. */
-  private readonly decode = (stored: StoredEvent): DeliveredEvent => new DeliveredEvent(stored);
+  /**
+   * One object per event, shared by every subscriber of this process: decoded and framed once.
+   * `undefined`, with a warning, for an entry whose JSON does not parse (another writer's, in a
+   * shared store): skipped alike in history and live, so that it cannot fail every resume.
+   */
+  private readonly decode = (stored: StoredEvent): DeliveredEvent | undefined => {
+    try {
+      return new DeliveredEvent(stored);
+    } catch (error) {
+      warn(
+        'createTopic()',
+        `the event ${stored.id} of topic '${this.name}' could not be decoded, so it was skipped: ${String(error)}`,
+      );
+      return undefined;
+    }
+  };
 
   private readonly fanOut = (stored: StoredEvent): void => {
     const event = this.decode(stored);
+    if (event === undefined) return;
     for (const subscription of this.subscriptions) subscription.deliver(event);
   };
 
