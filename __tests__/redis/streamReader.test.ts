@@ -7,6 +7,7 @@ import { settle } from '../helpers/deferred.js';
 import { blockedReaders, clientLibraries, take, waitFor, type TestClient } from '../helpers/redisClients.js';
 import { describeWithRedis, startRedis, type RedisServer } from '../helpers/redisServer.js';
 import { watchWarnings } from '../helpers/warnings.js';
+import { within } from '../helpers/within.js';
 
 describeWithRedis('redisStore(client): the reader of live events', () => {
   // Over the whole file: the last test checks that none of the others left anything behind.
@@ -77,6 +78,30 @@ describeWithRedis('redisStore(client): the reader of live events', () => {
       await subscription.ready;
       const id = await topic.publish('new');
       expect(await take(subscription, 1)).toEqual([{ id, data: 'new', event: undefined }]);
+    });
+
+    // Found in review: XREAD fails as a whole with WRONGTYPE when one of its keys is not a stream,
+    // and the reader retried it for ever: every topic of the process stopped receiving.
+    it("keeps reading every other topic when one topic's key is overwritten with another type", async () => {
+      const inspector = await client();
+      const store = redisStore((await client()).client);
+      const [broken, healthy] = [createTopic(freshName(), { store }), createTopic(freshName(), { store })];
+      topics.push(broken, healthy);
+      const [fromBroken, fromHealthy] = [broken.subscribe(), healthy.subscribe()];
+      await Promise.all([fromBroken.ready, fromHealthy.ready]);
+      await inspector.send(['SET', store.keyOf(broken.name), 'not a stream']);
+      // The first publish may end an XREAD sent before the SET; the next XREAD names the broken key.
+      for (const data of ['first', 'second']) {
+        const id = await healthy.publish(data);
+        expect(await within(take(fromHealthy, 1), `the event '${data}' of the healthy topic`)).toEqual([
+          { id, data, event: undefined },
+        ]);
+      }
+      // Its own subscribers learn that their topic cannot be read.
+      await expect(within(fromBroken.next(), 'the broken topic failing')).rejects.toThrow(
+        /the key \S+ holds a string, not a stream/,
+      );
+      expect(broken.subscriberCount).toBe(0);
     });
 
     // Found in review: a live entry whose JSON does not parse was skipped with a warning, but the

@@ -1,5 +1,6 @@
 // Step: Redis → this process. One blocking XREAD over every key with local listeners, on its own connection.
 import type { StoredEvent, StoreListener } from '../topics/topicStore.js';
+import { AsyncStreamError } from '../errors.js';
 import { warn } from '../warn.js';
 import type { RedisConnection } from './redisClient.js';
 import { compareStreamIds, eventsOf, lastEntryId } from './streamEntry.js';
@@ -16,12 +17,19 @@ const COUNT = 1_000;
 const RETRY_MS = [50, 5_000] as const;
 
 type Deliver = (event: StoredEvent) => void;
+type Lost = (error: unknown) => void;
+
+/** One `listen()`: its own object, so that the same function listening twice is stopped once per call. */
+interface Listener {
+  readonly deliver: Deliver;
+  readonly lost: Lost | undefined;
+}
 
 /** One key being read: from where, and for whom. */
 interface KeyState {
   /** The last id delivered: the next read starts after it. `undefined` until it is known. */
   lastId: string | undefined;
-  readonly listeners: Set<Deliver>;
+  readonly listeners: Set<Listener>;
   readonly ready: Promise<void>;
 }
 
@@ -44,8 +52,11 @@ export class StreamReader {
 
   constructor(private readonly main: RedisConnection) {}
 
-  /** Starts delivering `key`'s new entries to `deliver`; `ready` resolves once the start position is fixed. */
-  listen(key: string, deliver: Deliver): StoreListener {
+  /**
+   * Starts delivering `key`'s new entries to `deliver`; `ready` resolves once the start position is
+   * fixed. `lost` is called if the key cannot be read any more; see `TopicStore.listen`.
+   */
+  listen(key: string, deliver: Deliver, lost?: Lost): StoreListener {
     let state = this.keys.get(key);
     if (state === undefined) {
       const created: KeyState = { lastId: undefined, listeners: new Set(), ready: Promise.resolve() };
@@ -53,8 +64,7 @@ export class StreamReader {
       state = Object.assign(created, { ready });
       this.keys.set(key, state);
     }
-    // A wrapper of our own, so that the same function listening twice is stopped once per listen().
-    const listener: Deliver = (event) => deliver(event);
+    const listener: Listener = { deliver, lost };
     state.listeners.add(listener);
     const { ready } = state;
     // Whoever listens awaits `ready`; this keeps a rejection nobody awaits any more from being unhandled.
@@ -69,7 +79,7 @@ export class StreamReader {
       // The last entry, whoever wrote it: from '0-0', the whole stream would come as new events.
       state.lastId = lastEntryId(reply) ?? '0-0';
     } catch (error) {
-      if (this.keys.get(key) === state) this.keys.delete(key);
+      if (this.keys.get(key) === state) this.forget(key);
       throw error;
     }
     if (this.keys.get(key) !== state) return;
@@ -77,11 +87,29 @@ export class StreamReader {
     this.run();
   }
 
-  private unlisten(key: string, listener: Deliver): void {
+  private unlisten(key: string, listener: Listener): void {
     const state = this.keys.get(key);
     if (state === undefined || !state.listeners.delete(listener) || state.listeners.size > 0) return;
+    this.forget(key);
+  }
+
+  /** `key` leaves the read; the last one to leave stops the reader. */
+  private forget(key: string): void {
     this.keys.delete(key);
     if (this.keys.size === 0) this.stop();
+  }
+
+  /** `key` cannot be followed any more: it leaves the read, and its listeners are told why. */
+  private lose(key: string, state: KeyState, error: unknown): void {
+    if (this.keys.get(key) !== state) return;
+    this.forget(key);
+    for (const { lost } of state.listeners) {
+      try {
+        lost?.(error);
+      } catch (thrown) {
+        warn('redisStore()', `a listener of ${key} failed when told it lost the key: ${String(thrown)}`);
+      }
+    }
   }
 
   /** Starts the read loop unless it runs. */
@@ -106,8 +134,10 @@ export class StreamReader {
         const reply = await this.read(connection);
         attempt = 0;
         this.deliver(reply);
-      } catch {
+      } catch (error) {
         if (this.keys.size === 0) break;
+        // One key that is not a stream fails the XREAD of all: it leaves, and the others are read again at once.
+        if (isWrongType(error) && (await this.dropWrongTypes())) continue;
         // Redis went away: read again from the last ids delivered once it is back.
         await this.pause(attempt++);
       }
@@ -166,7 +196,7 @@ export class StreamReader {
         state.lastId = event.id;
         for (const listener of state.listeners) {
           try {
-            listener(event);
+            listener.deliver(event);
           } catch (error) {
             warn('redisStore()', `an event of ${key} could not be delivered: ${String(error)}`);
           }
@@ -178,6 +208,28 @@ export class StreamReader {
       if (last !== undefined && (state.lastId === undefined || compareStreamIds(last, state.lastId) > 0))
         state.lastId = last;
     }
+  }
+
+  /**
+   * Finds the keys that another command turned into something other than a stream (`SET` over a
+   * topic's key), and loses them with an error that names them. Resolves whether it found any.
+   */
+  private async dropWrongTypes(): Promise<boolean> {
+    const read = [...this.keys].filter(([, state]) => state.lastId !== undefined);
+    let types: unknown[];
+    try {
+      types = await Promise.all(read.map(([key]) => this.main.send(['TYPE', key])));
+    } catch {
+      return false;
+    }
+    let found = false;
+    read.forEach(([key, state], index) => {
+      const type = String(types[index]);
+      if (type === 'stream' || type === 'none') return;
+      found = true;
+      this.lose(key, state, wrongTypeError(key, type));
+    });
+    return found;
   }
 
   /** A key is ready: the blocked `XREAD` is woken to include it. */
@@ -228,4 +280,15 @@ export class StreamReader {
     this.connection = undefined;
     connection?.close();
   }
+}
+
+function isWrongType(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('WRONGTYPE');
+}
+
+function wrongTypeError(key: string, type: string): AsyncStreamError {
+  return new AsyncStreamError(
+    `redisStore(): the key ${key} holds a ${type}, not a stream, so its topic's events cannot be read. ` +
+      'Another part of the app writes to it: delete it, or give the store a prefix of its own (redisStore(client, { prefix })).',
+  );
 }

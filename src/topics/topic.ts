@@ -263,7 +263,7 @@ class LocalTopic<T> implements Topic<T>, SubscriptionHost {
     const subscription = new Subscription(this, this.maxPending, signal ?? getContext()?.signal);
     if (subscription.isEnded) return subscription as TopicSubscription<T>;
     this.subscriptions.add(subscription);
-    const listener = (this.listener ??= this.store.listen(this.name, this.fanOut));
+    const listener = (this.listener ??= this.listen());
     void this.begin(subscription, listener, after === '' ? undefined : after);
     return subscription as TopicSubscription<T>;
   }
@@ -281,6 +281,25 @@ class LocalTopic<T> implements Topic<T>, SubscriptionHost {
     // Nothing outlives the last subscriber: the store stops delivering (Redis: the key leaves the reader).
     this.listener.stop();
     this.listener = undefined;
+  }
+
+  private listen(): StoreListener {
+    const listener: StoreListener = this.store.listen(this.name, this.fanOut, (error) => this.lose(listener, error));
+    return listener;
+  }
+
+  /**
+   * The store stopped delivering: every subscription ends (a gap: its client resumes from history)
+   * or fails (an error), and the next subscriber listens again.
+   */
+  private lose(listener: StoreListener, error: unknown): void {
+    if (this.listener !== listener) return;
+    this.listener = undefined;
+    listener.stop();
+    for (const subscription of this.subscriptions) {
+      if (error === undefined) subscription.end();
+      else subscription.fail(error);
+    }
   }
 
   /** Waits for the store to deliver, then reads the history after `after`, then lets the subscription go. */
