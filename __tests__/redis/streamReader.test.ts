@@ -4,10 +4,19 @@ import { createTopic, type Topic } from '../../src/index.js';
 import { redisStore } from '../../src/redis/index.js';
 import { watchProcess } from '../helpers/app.js';
 import { settle } from '../helpers/deferred.js';
-import { blockedReaders, clientLibraries, take, waitFor, type TestClient } from '../helpers/redisClients.js';
+import {
+  blockedReaders,
+  clientLibraries,
+  take,
+  waitFor,
+  type Received,
+  type TestClient,
+} from '../helpers/redisClients.js';
 import { describeWithRedis, startRedis, type RedisServer } from '../helpers/redisServer.js';
 import { watchWarnings } from '../helpers/warnings.js';
 import { within } from '../helpers/within.js';
+
+const dataOf = (events: readonly Received[]): unknown[] => events.map((event) => event.data);
 
 describeWithRedis('redisStore(client): the reader of live events', () => {
   // Over the whole file: the last test checks that none of the others left anything behind.
@@ -104,6 +113,37 @@ describeWithRedis('redisStore(client): the reader of live events', () => {
       expect(broken.subscriberCount).toBe(0);
     });
 
+    // Found in review: after a reconnect the reader went on from its last id even when Redis had
+    // trimmed it meanwhile, and its subscribers skipped the trimmed events without a word.
+    it('ends its subscribers, rather than skip events trimmed while it was reconnecting', async () => {
+      const inspector = await client();
+      const { topic: reader } = await topicOn({ history: 10 });
+      const writer = createTopic(reader.name, {
+        store: redisStore((await client()).client),
+        history: 10,
+      });
+      topics.push(writer);
+      const subscription = reader.subscribe();
+      await subscription.ready;
+      const first = await writer.publish(0);
+      expect(dataOf(await take(subscription, 1))).toEqual([0]);
+      await cutReaderOff(inspector, async () => {
+        for (let n = 1; n < 250; n++) await writer.publish(n);
+      });
+      const received: unknown[] = [];
+      await within(
+        (async () => {
+          for await (const event of subscription) if (received.push(event.data) && event.data === 249) break;
+        })(),
+        'the subscription ending or receiving the last event',
+      );
+      // What it received before it ended follows 0 without a gap (here, nothing: 0 was trimmed).
+      expect(received).toEqual(received.map((_data, index) => index + 1));
+      // Its browser resumes from the last id it received, and learns from a reset that events are gone.
+      const resumed = await take(reader.subscribe({ after: first }), 1);
+      expect(resumed).toEqual([{ event: 'reset', data: { lastEventId: first } }]);
+    });
+
     // Found in review: a live entry whose JSON does not parse was skipped with a warning, but the
     // same entry in the history failed every subscription that read it.
     it('skips an entry whose JSON does not parse when it reads the history, as it does live', async () => {
@@ -141,4 +181,25 @@ describeWithRedis('redisStore(client): the reader of live events', () => {
 async function xreadCalls(inspector: TestClient): Promise<number> {
   const stats = String(await inspector.send(['INFO', 'commandstats']));
   return Number(/cmdstat_xread:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
+/**
+ * Kills the reader's connection (the one blocked in XREAD) and keeps it from reconnecting while
+ * `meanwhile` runs: Redis refuses new connections until then (`maxclients`).
+ */
+async function cutReaderOff(inspector: TestClient, meanwhile: () => Promise<void>): Promise<void> {
+  const [line] = await blockedReaders(inspector);
+  const id = /\bid=(\d+)/.exec(line ?? '')?.[1];
+  if (id === undefined) throw new Error('no reader is blocked in XREAD');
+  const [, maxclients] = (await inspector.send(['CONFIG', 'GET', 'maxclients'])) as [string, string];
+  const connected = String(await inspector.send(['CLIENT', 'LIST']))
+    .trim()
+    .split('\n').length;
+  await inspector.send(['CONFIG', 'SET', 'maxclients', String(connected - 1)]);
+  try {
+    await inspector.send(['CLIENT', 'KILL', 'ID', id]);
+    await meanwhile();
+  } finally {
+    await inspector.send(['CONFIG', 'SET', 'maxclients', maxclients]);
+  }
 }

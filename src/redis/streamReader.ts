@@ -49,6 +49,13 @@ export class StreamReader {
   /** A key was added after the running `XREAD` was sent: it must be woken. */
   private wakeWanted = false;
   private idle: (() => void) | undefined;
+  /** The reading connection's `connects` at the last read: a new value means a reconnect, see `unsure`. */
+  private readerConnects: number | undefined;
+  /**
+   * The reader was away from Redis (a failed read, or ioredis sending the XREAD again on a new
+   * connection): entries it never read may have been trimmed since, which the next read must check.
+   */
+  private unsure = false;
 
   constructor(private readonly main: RedisConnection) {}
 
@@ -132,6 +139,8 @@ export class StreamReader {
         const connection = (this.connection ??= await this.main.duplicate());
         if (this.keys.size === 0) break;
         const reply = await this.read(connection);
+        if (this.unsure) await this.checkPlaces(connection);
+        this.unsure = false;
         attempt = 0;
         this.deliver(reply);
       } catch (error) {
@@ -139,6 +148,7 @@ export class StreamReader {
         // One key that is not a stream fails the XREAD of all: it leaves, and the others are read again at once.
         if (isWrongType(error) && (await this.dropWrongTypes())) continue;
         // Redis went away: read again from the last ids delivered once it is back.
+        this.unsure = true;
         await this.pause(attempt++);
       }
     }
@@ -177,12 +187,33 @@ export class StreamReader {
       },
       () => {},
     );
+    let result: unknown;
     try {
-      return await reply;
+      result = await reply;
     } finally {
       blocking = false;
       this.blockedClient = undefined;
     }
+    if (this.readerConnects !== undefined && connection.connects !== this.readerConnects) this.unsure = true;
+    this.readerConnects = connection.connects;
+    return result;
+  }
+
+  /**
+   * After the reader was away: a key whose last id delivered is no longer in its stream (trimmed
+   * meanwhile, or the stream deleted, e.g. by a restart of a Redis without persistence) has entries
+   * that were never delivered. It is lost, so that its subscribers resume from the history and are
+   * told to reset, rather than go on past a gap. A key still at 0-0 (its stream was empty when it
+   * started) has nothing to check against.
+   */
+  private async checkPlaces(connection: RedisConnection): Promise<void> {
+    const placed = [...this.keys].filter(([, state]) => state.lastId !== undefined && state.lastId !== '0-0');
+    const found = await Promise.all(
+      placed.map(([key, { lastId }]) => connection.send(['XRANGE', key, lastId!, lastId!])),
+    );
+    placed.forEach(([key, state], index) => {
+      if (lastEntryId(found[index]) === undefined) this.lose(key, state, undefined);
+    });
   }
 
   /** Hands each entry read to its key's listeners, in order, once. */
@@ -271,6 +302,9 @@ export class StreamReader {
 
   /** The last listener left: the blocked read is dropped with its connection. */
   private stop(): void {
+    // The keys that come next start afresh: there is no place of theirs to check.
+    this.readerConnects = undefined;
+    this.unsure = false;
     this.wake();
     this.closeConnection();
   }
