@@ -1,5 +1,7 @@
 // The reader behind redisStore's live events: one blocking XREAD per process, and what it does when a
 // key, an entry or its connection is not what it expects.
+import { Redis } from 'ioredis';
+import { createClient } from 'redis';
 import { createTopic, type Topic } from '../../src/index.js';
 import { redisStore } from '../../src/redis/index.js';
 import { watchProcess } from '../helpers/app.js';
@@ -167,6 +169,74 @@ describeWithRedis('redisStore(client): the reader of live events', () => {
         ]);
       } finally {
         warnings.stop();
+      }
+    });
+  });
+
+  // Found in review: the reader kept the connection it had duplicated from the client even after
+  // that connection stopped reconnecting for good, so no live event ever arrived again.
+  describe('when its client stopped reconnecting, and the app connects it again', () => {
+    const giveUpAfter = 3;
+
+    it.each([
+      [
+        'redis',
+        async () => {
+          const client = createClient({
+            url: redis.url,
+            socket: {
+              reconnectStrategy: (retries: number) => (retries >= giveUpAfter ? new Error('gave up') : 20),
+            },
+          });
+          client.on('error', () => {});
+          await client.connect();
+          return {
+            client,
+            hasStopped: (): boolean => !client.isOpen,
+            reconnect: async (): Promise<void> => void (await client.connect()),
+            close: (): void => void (client.isOpen ? client.destroy() : undefined),
+          };
+        },
+      ],
+      [
+        'ioredis',
+        async () => {
+          const client = new Redis(redis.url, {
+            retryStrategy: (times: number) => (times > giveUpAfter ? null : 20),
+            lazyConnect: true,
+          });
+          client.on('error', () => {});
+          await client.connect();
+          return {
+            client,
+            hasStopped: () => client.status === 'end',
+            reconnect: () => client.connect(),
+            close: () => client.disconnect(),
+          };
+        },
+      ],
+    ])('with a %s client, delivers live events again', async (_library, connectGivingUp) => {
+      const inspector = await clientLibraries[0]![1](redis.url);
+      open.push(inspector);
+      const user = await connectGivingUp();
+      try {
+        const topic = createTopic(freshName(), {
+          store: redisStore(user.client),
+        });
+        topics.push(topic);
+        const subscription = topic.subscribe();
+        await subscription.ready;
+        await waitFor(async () => (await blockedReaders(inspector)).length === 1, 'the reader blocking');
+        await redis.shutdown();
+        await waitFor(() => user.hasStopped(), 'the client giving up');
+        await redis.start();
+        await user.reconnect();
+        const id = await topic.publish('back');
+        expect(await within(take(subscription, 1), 'the event after the reconnect', 12_000)).toEqual([
+          { id, data: 'back', event: undefined },
+        ]);
+      } finally {
+        user.close();
       }
     });
   });

@@ -295,8 +295,10 @@ export class StreamReader {
       };
       const timer = setTimeout(done, delay);
       this.idle = done;
-      // A reply that failed on a live connection (not a lost one) waits the whole delay.
-      if (connection !== undefined && !connection.isReady) connection.whenReady().then(done, () => {});
+      // A reply that failed on a live connection (not a lost one) waits the whole delay. A connection
+      // that stopped reconnecting for good (its retry strategy gave up) is replaced by the next attempt.
+      if (connection !== undefined && !connection.isReady)
+        connection.whenReady().then(done, () => this.dropConnection(connection));
     });
   }
 
@@ -307,6 +309,12 @@ export class StreamReader {
     this.unsure = false;
     this.wake();
     this.closeConnection();
+  }
+
+  private dropConnection(connection: RedisConnection): void {
+    if (this.connection !== connection) return;
+    this.connection = undefined;
+    connection.close();
   }
 
   private closeConnection(): void {
