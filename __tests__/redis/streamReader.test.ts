@@ -5,7 +5,7 @@ import { createClient } from 'redis';
 import { createTopic, type Topic } from '../../src/index.js';
 import { redisStore } from '../../src/redis/index.js';
 import { watchProcess } from '../helpers/app.js';
-import { settle } from '../helpers/deferred.js';
+import { deferred, settle } from '../helpers/deferred.js';
 import {
   blockedReaders,
   clientLibraries,
@@ -171,6 +171,44 @@ describeWithRedis('redisStore(client): the reader of live events', () => {
         warnings.stop();
       }
     });
+  });
+
+  // Found in review: when the start of the last key failed, the key left without stopping the
+  // reader, which waited for ever for a key to read, its connection open.
+  it('closes its connection when the start of the only key left fails', async () => {
+    const inspector = await clientLibraries[0]![1](redis.url);
+    open.push(inspector);
+    const user = createClient({ url: redis.url });
+    user.on('error', () => {});
+    await user.connect();
+    try {
+      const store = redisStore(user);
+      const [first, second] = [createTopic(freshName(), { store }), createTopic(freshName(), { store })];
+      topics.push(first, second);
+      const before = await connectionCount(inspector);
+      const fromFirst = first.subscribe();
+      await fromFirst.ready;
+      await waitFor(async () => (await blockedReaders(inspector)).length === 1, 'the reader blocking');
+      // The second topic's start (XREVRANGE) waits until the test fails it.
+      const held = deferred<unknown>();
+      const sendCommand = user.sendCommand.bind(user);
+      jest
+        .spyOn(user, 'sendCommand')
+        .mockImplementation((args, options) =>
+          args[0] === 'XREVRANGE' && args[1] === store.keyOf(second.name) ? held.promise : sendCommand(args, options),
+        );
+      const fromSecond = second.subscribe();
+      await fromFirst.return!();
+      // An entry ends the XREAD still blocked on the first key: the reader then waits for the second to start.
+      await inspector.send(['XADD', store.keyOf(first.name), '*', 'type', 'text', 'data', 'x']);
+      await waitFor(async () => (await blockedReaders(inspector)).length === 0, 'the reader waking');
+      held.reject(new Error('the start failed'));
+      await expect(fromSecond.ready).rejects.toThrow('the start failed');
+      await waitFor(async () => (await connectionCount(inspector)) === before, 'the reader connection closing');
+    } finally {
+      jest.restoreAllMocks();
+      user.destroy();
+    }
   });
 
   // Found in review: the reader kept the connection it had duplicated from the client even after
