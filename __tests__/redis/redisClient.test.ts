@@ -277,6 +277,18 @@ describeWithRedis('toRedisConnection(client)', () => {
         expect(unhandled).not.toHaveBeenCalled();
         unhandled.mockRestore();
       });
+
+      it('counts its connections in connects, so that a reader knows it reconnected', async () => {
+        const reader = await duplicate();
+        expect(reader.connects).toBe(1);
+        const refused = nextEvent(user.client, 'error');
+        await redis.restart();
+        await refused;
+        await reader.whenReady();
+        expect(reader.connects).toBe(2);
+        // The user's client gets no listener for it.
+        expect(connection.connects).toBe(0);
+      });
     });
 
     describe('across an outage, as each library does by default', () => {

@@ -1,5 +1,13 @@
 import express from 'express';
-import { createTopic, lastEventId, memoryStore, sse, type TopicEvent, type TopicReset } from '../../src/index.js';
+import {
+  createTopic,
+  lastEventId,
+  memoryStore,
+  sse,
+  type TopicEvent,
+  type TopicReset,
+  type TopicStore,
+} from '../../src/index.js';
 import * as encodeEvent from '../../src/sse/encodeEvent.js';
 import { recordErrors, useProcessWatch } from '../helpers/app.js';
 import { useStreamRequest } from '../helpers/connections.js';
@@ -150,6 +158,65 @@ describe('createTopic(name, options)', () => {
         expect(dataOf(events.slice(1))).toEqual([2, 3]);
         topic.close();
       });
+    });
+  });
+
+  describe('when the history read of one subscriber fails', () => {
+    /** memoryStore(), with a readAfter that rejects while `failing` is set. */
+    function flakyStore(): { store: TopicStore; failing: boolean } {
+      const memory = memoryStore();
+      const flaky: { store: TopicStore; failing: boolean } = {
+        failing: false,
+        store: {
+          append: (topic, event, history) => memory.append(topic, event, history),
+          readAfter: (topic, after) =>
+            flaky.failing ? Promise.reject(new Error('the history is unreachable')) : memory.readAfter(topic, after),
+          listen: (topic, deliver) => memory.listen(topic, deliver),
+          compareIds: (a, b) => memory.compareIds(a, b),
+        } satisfies TopicStore,
+      };
+      return flaky;
+    }
+
+    it('rejects its ready and next() with the error', async () => {
+      const flaky = flakyStore();
+      const topic = createTopic('flaky', { store: flaky.store });
+      flaky.failing = true;
+      const subscription = topic.subscribe({ after: '0' });
+      await expect(subscription.ready).rejects.toThrow('the history is unreachable');
+      await expect(subscription.next()).rejects.toThrow('the history is unreachable');
+      expect(topic.subscriberCount).toBe(0);
+    });
+
+    // The failed subscriber stopped the topic's one store listener, which the others share: they
+    // stayed open and counted, and received nothing more.
+    it('keeps delivering to the subscribers already live', async () => {
+      const flaky = flakyStore();
+      const topic = createTopic('flaky-shared', { store: flaky.store });
+      const live = topic.subscribe();
+      await live.ready;
+      flaky.failing = true;
+      await expect(topic.subscribe({ after: '0' }).ready).rejects.toThrow('the history is unreachable');
+      flaky.failing = false;
+      await topic.publish('still here');
+      expect(dataOf(await within(take(live, 1), 'the event after the failed read'))).toEqual(['still here']);
+      topic.close();
+    });
+  });
+
+  describe('with a history longer than a call can take as arguments', () => {
+    // Found in review: the history was added with push(...events), whose arguments go on the
+    // stack, so resuming failed with "Maximum call stack size exceeded" from about 130,000 events.
+    it("resumes from '0' with every kept event", async () => {
+      const count = 200_000;
+      const topic = createTopic<number>('long', { store: memoryStore(), history: count });
+      for (let n = 1; n < count; n++) void topic.publish(n);
+      await topic.publish(count);
+      const subscription = topic.subscribe({ after: '0' });
+      await subscription.ready;
+      const [first] = await take(subscription, 1);
+      expect(first!.data).toBe(1);
+      topic.close();
     });
   });
 

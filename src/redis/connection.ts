@@ -36,10 +36,16 @@ export function createConnection<C extends ClientEvents>(
   const isReady = (): boolean => library.isReady(client);
   const readiness = createReadiness(client, library.name, isReady, () => library.isEnded(client));
   let closed = false;
+  let connects = 0;
+  const countConnect = (): void => void connects++;
+  if (owned) client.on('ready', countConnect);
   return {
     library: library.name,
     get isReady() {
       return !closed && isReady();
+    },
+    get connects() {
+      return connects;
     },
     send: async (args) => library.send(client, toCommand(args)),
     transaction: async (commands) => library.transaction(client, commands.map(toCommand)),
@@ -49,7 +55,7 @@ export function createConnection<C extends ClientEvents>(
       if (closed) return;
       closed = true;
       readiness.close();
-      if (owned) closeDuplicate(library, client);
+      if (owned) closeDuplicate(library, client, countConnect);
     },
   };
 }
@@ -82,7 +88,8 @@ async function openDuplicate<C extends ClientEvents>(library: ClientLibrary<C>, 
  */
 function ignoreDuplicateError(): void {}
 
-function closeDuplicate<C extends ClientEvents>(library: ClientLibrary<C>, client: C): void {
+function closeDuplicate<C extends ClientEvents>(library: ClientLibrary<C>, client: C, countConnect: () => void): void {
+  client.off('ready', countConnect);
   // The error listener stays until 'end' (sync in node-redis, after the socket closes in ioredis):
   // an error emitted while the socket goes down must still find it. Without 'end', it stays on
   // the closed client, which emits nothing more.

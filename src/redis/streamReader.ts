@@ -1,8 +1,9 @@
 // Step: Redis → this process. One blocking XREAD over every key with local listeners, on its own connection.
 import type { StoredEvent, StoreListener } from '../topics/topicStore.js';
+import { AsyncStreamError } from '../errors.js';
 import { warn } from '../warn.js';
 import type { RedisConnection } from './redisClient.js';
-import { compareStreamIds, eventsOf } from './streamEntry.js';
+import { compareStreamIds, eventsOf, lastEntryId } from './streamEntry.js';
 
 /**
  * How long one `XREAD` blocks. New keys wake it at once (`CLIENT UNBLOCK`); the limit bounds how
@@ -16,12 +17,19 @@ const COUNT = 1_000;
 const RETRY_MS = [50, 5_000] as const;
 
 type Deliver = (event: StoredEvent) => void;
+type Lost = (error: unknown) => void;
+
+/** One `listen()`: its own object, so that the same function listening twice is stopped once per call. */
+interface Listener {
+  readonly deliver: Deliver;
+  readonly lost: Lost | undefined;
+}
 
 /** One key being read: from where, and for whom. */
 interface KeyState {
   /** The last id delivered: the next read starts after it. `undefined` until it is known. */
   lastId: string | undefined;
-  readonly listeners: Set<Deliver>;
+  readonly listeners: Set<Listener>;
   readonly ready: Promise<void>;
 }
 
@@ -41,11 +49,21 @@ export class StreamReader {
   /** A key was added after the running `XREAD` was sent: it must be woken. */
   private wakeWanted = false;
   private idle: (() => void) | undefined;
+  /** The reading connection's `connects` at the last read: a new value means a reconnect, see `unsure`. */
+  private readerConnects: number | undefined;
+  /**
+   * The reader was away from Redis (a failed read, or ioredis sending the XREAD again on a new
+   * connection): entries it never read may have been trimmed since, which the next read must check.
+   */
+  private unsure = false;
 
   constructor(private readonly main: RedisConnection) {}
 
-  /** Starts delivering `key`'s new entries to `deliver`; `ready` resolves once the start position is fixed. */
-  listen(key: string, deliver: Deliver): StoreListener {
+  /**
+   * Starts delivering `key`'s new entries to `deliver`; `ready` resolves once the start position is
+   * fixed. `lost` is called if the key cannot be read any more; see `TopicStore.listen`.
+   */
+  listen(key: string, deliver: Deliver, lost?: Lost): StoreListener {
     let state = this.keys.get(key);
     if (state === undefined) {
       const created: KeyState = { lastId: undefined, listeners: new Set(), ready: Promise.resolve() };
@@ -53,8 +71,7 @@ export class StreamReader {
       state = Object.assign(created, { ready });
       this.keys.set(key, state);
     }
-    // A wrapper of our own, so that the same function listening twice is stopped once per listen().
-    const listener: Deliver = (event) => deliver(event);
+    const listener: Listener = { deliver, lost };
     state.listeners.add(listener);
     const { ready } = state;
     // Whoever listens awaits `ready`; this keeps a rejection nobody awaits any more from being unhandled.
@@ -66,10 +83,10 @@ export class StreamReader {
   private async startAt(key: string, state: KeyState): Promise<void> {
     try {
       const reply = await this.main.send(['XREVRANGE', key, '+', '-', 'COUNT', '1']);
-      const [last] = eventsOf(reply);
-      state.lastId = last?.id ?? '0-0';
+      // The last entry, whoever wrote it: from '0-0', the whole stream would come as new events.
+      state.lastId = lastEntryId(reply) ?? '0-0';
     } catch (error) {
-      if (this.keys.get(key) === state) this.keys.delete(key);
+      if (this.keys.get(key) === state) this.forget(key);
       throw error;
     }
     if (this.keys.get(key) !== state) return;
@@ -77,11 +94,29 @@ export class StreamReader {
     this.run();
   }
 
-  private unlisten(key: string, listener: Deliver): void {
+  private unlisten(key: string, listener: Listener): void {
     const state = this.keys.get(key);
     if (state === undefined || !state.listeners.delete(listener) || state.listeners.size > 0) return;
+    this.forget(key);
+  }
+
+  /** `key` leaves the read; the last one to leave stops the reader. */
+  private forget(key: string): void {
     this.keys.delete(key);
     if (this.keys.size === 0) this.stop();
+  }
+
+  /** `key` cannot be followed any more: it leaves the read, and its listeners are told why. */
+  private lose(key: string, state: KeyState, error: unknown): void {
+    if (this.keys.get(key) !== state) return;
+    this.forget(key);
+    for (const { lost } of state.listeners) {
+      try {
+        lost?.(error);
+      } catch (thrown) {
+        warn('redisStore()', `a listener of ${key} failed when told it lost the key: ${String(thrown)}`);
+      }
+    }
   }
 
   /** Starts the read loop unless it runs. */
@@ -104,11 +139,16 @@ export class StreamReader {
         const connection = (this.connection ??= await this.main.duplicate());
         if (this.keys.size === 0) break;
         const reply = await this.read(connection);
+        if (this.unsure) await this.checkPlaces(connection);
+        this.unsure = false;
         attempt = 0;
         this.deliver(reply);
-      } catch {
+      } catch (error) {
         if (this.keys.size === 0) break;
+        // One key that is not a stream fails the XREAD of all: it leaves, and the others are read again at once.
+        if (isWrongType(error) && (await this.dropWrongTypes())) continue;
         // Redis went away: read again from the last ids delivered once it is back.
+        this.unsure = true;
         await this.pause(attempt++);
       }
     }
@@ -147,12 +187,33 @@ export class StreamReader {
       },
       () => {},
     );
+    let result: unknown;
     try {
-      return await reply;
+      result = await reply;
     } finally {
       blocking = false;
       this.blockedClient = undefined;
     }
+    if (this.readerConnects !== undefined && connection.connects !== this.readerConnects) this.unsure = true;
+    this.readerConnects = connection.connects;
+    return result;
+  }
+
+  /**
+   * After the reader was away: a key whose last id delivered is no longer in its stream (trimmed
+   * meanwhile, or the stream deleted, e.g. by a restart of a Redis without persistence) has entries
+   * that were never delivered. It is lost, so that its subscribers resume from the history and are
+   * told to reset, rather than go on past a gap. A key still at 0-0 (its stream was empty when it
+   * started) has nothing to check against.
+   */
+  private async checkPlaces(connection: RedisConnection): Promise<void> {
+    const placed = [...this.keys].filter(([, state]) => state.lastId !== undefined && state.lastId !== '0-0');
+    const found = await Promise.all(
+      placed.map(([key, { lastId }]) => connection.send(['XRANGE', key, lastId!, lastId!])),
+    );
+    placed.forEach(([key, state], index) => {
+      if (lastEntryId(found[index]) === undefined) this.lose(key, state, undefined);
+    });
   }
 
   /** Hands each entry read to its key's listeners, in order, once. */
@@ -169,13 +230,40 @@ export class StreamReader {
         state.lastId = event.id;
         for (const listener of state.listeners) {
           try {
-            listener(event);
+            listener.deliver(event);
           } catch (error) {
             warn('redisStore()', `an event of ${key} could not be delivered: ${String(error)}`);
           }
         }
       }
+      // Past every entry read, the skipped ones too: an entry of another writer, last in the
+      // stream, would otherwise be returned at once by every XREAD that follows.
+      const last = lastEntryId(entries);
+      if (last !== undefined && (state.lastId === undefined || compareStreamIds(last, state.lastId) > 0))
+        state.lastId = last;
     }
+  }
+
+  /**
+   * Finds the keys that another command turned into something other than a stream (`SET` over a
+   * topic's key), and loses them with an error that names them. Resolves whether it found any.
+   */
+  private async dropWrongTypes(): Promise<boolean> {
+    const read = [...this.keys].filter(([, state]) => state.lastId !== undefined);
+    let types: unknown[];
+    try {
+      types = await Promise.all(read.map(([key]) => this.main.send(['TYPE', key])));
+    } catch {
+      return false;
+    }
+    let found = false;
+    read.forEach(([key, state], index) => {
+      const type = String(types[index]);
+      if (type === 'stream' || type === 'none') return;
+      found = true;
+      this.lose(key, state, wrongTypeError(key, type));
+    });
+    return found;
   }
 
   /** A key is ready: the blocked `XREAD` is woken to include it. */
@@ -210,15 +298,26 @@ export class StreamReader {
       };
       const timer = setTimeout(done, delay);
       this.idle = done;
-      // A reply that failed on a live connection (not a lost one) waits the whole delay.
-      if (connection !== undefined && !connection.isReady) connection.whenReady().then(done, () => {});
+      // A reply that failed on a live connection (not a lost one) waits the whole delay. A connection
+      // that stopped reconnecting for good (its retry strategy gave up) is replaced by the next attempt.
+      if (connection !== undefined && !connection.isReady)
+        connection.whenReady().then(done, () => this.dropConnection(connection));
     });
   }
 
   /** The last listener left: the blocked read is dropped with its connection. */
   private stop(): void {
+    // The keys that come next start afresh: there is no place of theirs to check.
+    this.readerConnects = undefined;
+    this.unsure = false;
     this.wake();
     this.closeConnection();
+  }
+
+  private dropConnection(connection: RedisConnection): void {
+    if (this.connection !== connection) return;
+    this.connection = undefined;
+    connection.close();
   }
 
   private closeConnection(): void {
@@ -226,4 +325,15 @@ export class StreamReader {
     this.connection = undefined;
     connection?.close();
   }
+}
+
+function isWrongType(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('WRONGTYPE');
+}
+
+function wrongTypeError(key: string, type: string): AsyncStreamError {
+  return new AsyncStreamError(
+    `redisStore(): the key ${key} holds a ${type}, not a stream, so its topic's events cannot be read. ` +
+      'Another part of the app writes to it: delete it, or give the store a prefix of its own (redisStore(client, { prefix })).',
+  );
 }

@@ -88,7 +88,8 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
         firstLive === undefined
           ? read.events
           : read.events.filter((event) => this.host.compareIds(event.id, firstLive) < 0);
-      this.replay.push(...events);
+      // concat, not push(...events): a call's arguments go on the stack, which overflows at about 130,000.
+      this.replay = this.replay.concat(events);
       const last = events.at(-1)?.id;
       this.boundary = last ?? (read.exact ? after : undefined);
       if (this.boundary !== undefined) this.dropThrough(this.boundary);
