@@ -278,6 +278,17 @@ describeWithRedis('toRedisConnection(client)', () => {
         unhandled.mockRestore();
       });
 
+      it('closes it and rejects when its signal aborts before it is ready', async () => {
+        const reconnecting = nextEvent(user.client, 'reconnecting');
+        await redis.shutdown();
+        await reconnecting;
+        const controller = new AbortController();
+        const opening = connection.duplicate(controller.signal);
+        controller.abort();
+        // node-redis may reject first with the refused connection; either way, nothing stays open.
+        await expect(opening).rejects.toThrow();
+      });
+
       it('counts its connections in connects, so that a reader knows it reconnected', async () => {
         const reader = await duplicate();
         expect(reader.connects).toBe(1);

@@ -44,6 +44,8 @@ export class StreamReader {
   private readonly keys = new Map<string, KeyState>();
   private connection: RedisConnection | undefined;
   private running = false;
+  /** Aborts the `duplicate()` under way, if any: see `stop()`. */
+  private opening: AbortController | undefined;
   /** The reading connection's `CLIENT ID` while an `XREAD` blocks, for `CLIENT UNBLOCK`. */
   private blockedClient: string | undefined;
   /** A key was added after the running `XREAD` was sent: it must be woken. */
@@ -136,7 +138,7 @@ export class StreamReader {
         continue;
       }
       try {
-        const connection = (this.connection ??= await this.main.duplicate());
+        const connection = this.connection ?? (await this.open());
         if (this.keys.size === 0) break;
         const reply = await this.read(connection);
         if (this.unsure) await this.checkPlaces(connection);
@@ -153,6 +155,16 @@ export class StreamReader {
       }
     }
     this.closeConnection();
+  }
+
+  /** Opens the reading connection; `stop()` closes it even while it is still trying to reach Redis. */
+  private async open(): Promise<RedisConnection> {
+    const opening = (this.opening = new AbortController());
+    try {
+      return (this.connection = await this.main.duplicate(opening.signal));
+    } finally {
+      if (this.opening === opening) this.opening = undefined;
+    }
   }
 
   /** One blocking `XREAD` of every key whose start is known, from its last id delivered. */
@@ -308,6 +320,8 @@ export class StreamReader {
     this.readerConnects = undefined;
     this.unsure = false;
     this.wake();
+    this.opening?.abort();
+    this.opening = undefined;
     this.closeConnection();
   }
 
