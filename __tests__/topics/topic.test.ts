@@ -57,6 +57,20 @@ describe('createTopic(name, options)', () => {
       topic.close();
     });
 
+    // Found in review: a second next() replaced the first one's resolver, which then never settled.
+    it('answers next() calls made before the previous one settled, in order', async () => {
+      const topic = createTopic('concurrent', { store: memoryStore() });
+      const subscription = topic.subscribe();
+      await subscription.ready;
+      const [first, second, third] = [subscription.next(), subscription.next(), subscription.next()];
+      await topic.publish(1);
+      await topic.publish(2);
+      expect((await within(first, 'the first next()')).value?.data).toBe(1);
+      expect((await within(second, 'the second next()')).value?.data).toBe(2);
+      topic.close();
+      expect(await within(third, 'the third next()')).toEqual({ done: true, value: undefined });
+    });
+
     it('gives every subscriber the same event object: the data is decoded once per process', async () => {
       const topic = createTopic('shared', { store: memoryStore() });
       const [a, b] = [topic.subscribe(), topic.subscribe()];
