@@ -146,6 +146,34 @@ describeWithRedis('redisStore(client): the reader of live events', () => {
       expect(resumed).toEqual([{ event: 'reset', data: { lastEventId: first } }]);
     });
 
+    // Found in review: a connection still being opened when the last subscriber left was closed
+    // only once it connected, so while Redis refused it, it went on reconnecting with nobody to read for.
+    it('closes the connection it is still opening when the last subscriber leaves', async () => {
+      const inspector = await client();
+      const user = await client();
+      const copies: unknown[] = [];
+      const target = user.client as { duplicate(...args: unknown[]): unknown };
+      const duplicate = target.duplicate.bind(target);
+      jest.spyOn(target, 'duplicate').mockImplementation((...args) => {
+        const copy = duplicate(...args);
+        copies.push(copy);
+        return copy;
+      });
+      try {
+        const topic = createTopic(freshName(), { store: redisStore(user.client) });
+        topics.push(topic);
+        await refuseNewConnections(inspector, async () => {
+          const subscription = topic.subscribe();
+          await subscription.ready;
+          await waitFor(() => copies.length === 1, 'the reader opening its connection');
+          await subscription.return!();
+          await waitFor(() => hasClosed(copies[0]), 'the connection being opened closing');
+        });
+      } finally {
+        jest.restoreAllMocks();
+      }
+    });
+
     // Found in review: a live entry whose JSON does not parse was skipped with a warning, but the
     // same entry in the history failed every subscription that read it.
     it('skips an entry whose JSON does not parse when it reads the history, as it does live', async () => {
@@ -328,4 +356,10 @@ async function refuseNewConnections(inspector: TestClient, meanwhile: () => Prom
 async function connectionCount(inspector: TestClient): Promise<number> {
   const list = String(await inspector.send(['CLIENT', 'LIST', 'TYPE', 'normal']));
   return list.trim().split('\n').length - 1;
+}
+
+/** Whether a client of either library was closed (node-redis `isOpen`, ioredis `status`). */
+function hasClosed(client: unknown): boolean {
+  const { isOpen, status } = client as { isOpen?: boolean; status?: string };
+  return isOpen === false || status === 'end';
 }

@@ -13,6 +13,7 @@ import { recordErrors, useProcessWatch } from '../helpers/app.js';
 import { useStreamRequest } from '../helpers/connections.js';
 import { settle } from '../helpers/deferred.js';
 import { within } from '../helpers/within.js';
+import { heapAfterGc, MiB } from '../reliability/heap.js';
 import { recordWrites } from '../helpers/writes.js';
 
 type Received = TopicEvent | TopicReset;
@@ -55,6 +56,20 @@ describe('createTopic(name, options)', () => {
       await topic.publish('new');
       expect(dataOf(await take(subscription, 1))).toEqual(['new']);
       topic.close();
+    });
+
+    // Found in review: a second next() replaced the first one's resolver, which then never settled.
+    it('answers next() calls made before the previous one settled, in order', async () => {
+      const topic = createTopic('concurrent', { store: memoryStore() });
+      const subscription = topic.subscribe();
+      await subscription.ready;
+      const [first, second, third] = [subscription.next(), subscription.next(), subscription.next()];
+      await topic.publish(1);
+      await topic.publish(2);
+      expect((await within(first, 'the first next()')).value?.data).toBe(1);
+      expect((await within(second, 'the second next()')).value?.data).toBe(2);
+      topic.close();
+      expect(await within(third, 'the third next()')).toEqual({ done: true, value: undefined });
     });
 
     it('gives every subscriber the same event object: the data is decoded once per process', async () => {
@@ -231,6 +246,25 @@ describe('createTopic(name, options)', () => {
       expect(topic.subscriberCount).toBe(0);
       await topic.publish('x');
       expect(await subscription.next()).toEqual({ done: true, value: undefined });
+    });
+  });
+
+  describe('memoryStore()', () => {
+    // Found in review: subscribing created the topic's log, which stayed after the last subscriber
+    // left even with nothing in it: a per-user topic grew the process by one log per user, for ever.
+    it('keeps nothing of a topic that was never published to, once its subscribers have left', async () => {
+      const store = memoryStore();
+      const visit = async (first: number): Promise<void> => {
+        for (let n = first; n < first + 20_000; n++) {
+          const subscription = createTopic(`user:${n}`, { store }).subscribe({ after: '0' });
+          await subscription.ready;
+          await subscription.return!();
+        }
+      };
+      await visit(0);
+      const before = await heapAfterGc();
+      await visit(20_000);
+      expect((await heapAfterGc()) - before).toBeLessThan(MiB);
     });
   });
 

@@ -50,7 +50,7 @@ export function createConnection<C extends ClientEvents>(
     send: async (args) => library.send(client, toCommand(args)),
     transaction: async (commands) => library.transaction(client, commands.map(toCommand)),
     whenReady: () => readiness.whenReady(),
-    duplicate: () => openDuplicate(library, client),
+    duplicate: (signal) => openDuplicate(library, client, signal),
     close() {
       if (closed) return;
       closed = true;
@@ -65,18 +65,28 @@ function toCommand(args: readonly string[]): Command {
   return args as Command;
 }
 
-async function openDuplicate<C extends ClientEvents>(library: ClientLibrary<C>, client: C): Promise<RedisConnection> {
+async function openDuplicate<C extends ClientEvents>(
+  library: ClientLibrary<C>,
+  client: C,
+  signal: AbortSignal | undefined,
+): Promise<RedisConnection> {
+  signal?.throwIfAborted();
   const copy = library.duplicate(client);
   // Both libraries emit 'error' on every failed connection attempt and every dropped connection,
   // and an 'error' event without a listener throws, which would crash the process.
   copy.on('error', ignoreDuplicateError);
   const connection = createConnection(library, copy, true);
+  // Closed, it stops reconnecting, and whenReady() below rejects.
+  const abort = (): void => connection.close();
+  signal?.addEventListener('abort', abort, { once: true });
   try {
     await library.connect(copy);
     await connection.whenReady();
   } catch (error) {
     connection.close();
     throw error;
+  } finally {
+    signal?.removeEventListener('abort', abort);
   }
   return connection;
 }

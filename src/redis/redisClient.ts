@@ -31,9 +31,11 @@ export interface RedisConnection {
   /**
    * A new connection to the same server, for blocking commands: `client.duplicate()`, connected
    * (it resolves once ready), with a listener for its `'error'` events, so that a dropped
-   * connection never crashes the process. It reconnects on its own, as its library does.
+   * connection never crashes the process. It reconnects on its own, as its library does. When
+   * `signal` aborts before it is ready, it is closed and the promise rejects: a caller that no
+   * longer needs it does not leave it trying to reach Redis.
    */
-  duplicate(): Promise<RedisConnection>;
+  duplicate(signal?: AbortSignal): Promise<RedisConnection>;
   /**
    * Closes a connection that `duplicate()` opened, at once, rejecting its pending commands, and
    * removes the listeners added to it. On the connection over the user's own client, it only

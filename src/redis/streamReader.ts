@@ -1,7 +1,7 @@
 // Step: Redis → this process. One blocking XREAD over every key with local listeners, on its own connection.
 import type { StoredEvent, StoreListener } from '../topics/topicStore.js';
-import { AsyncStreamError } from '../errors.js';
 import { warn } from '../warn.js';
+import { findGaps, findWrongTypes, isWrongType } from './lostKeys.js';
 import type { RedisConnection } from './redisClient.js';
 import { compareStreamIds, eventsOf, lastEntryId } from './streamEntry.js';
 
@@ -44,6 +44,8 @@ export class StreamReader {
   private readonly keys = new Map<string, KeyState>();
   private connection: RedisConnection | undefined;
   private running = false;
+  /** Aborts the `duplicate()` under way, if any: see `stop()`. */
+  private opening: AbortController | undefined;
   /** The reading connection's `CLIENT ID` while an `XREAD` blocks, for `CLIENT UNBLOCK`. */
   private blockedClient: string | undefined;
   /** A key was added after the running `XREAD` was sent: it must be woken. */
@@ -107,8 +109,8 @@ export class StreamReader {
   }
 
   /** `key` cannot be followed any more: it leaves the read, and its listeners are told why. */
-  private lose(key: string, state: KeyState, error: unknown): void {
-    if (this.keys.get(key) !== state) return;
+  private lose(key: string, state: KeyState | undefined, error: unknown): void {
+    if (state === undefined || this.keys.get(key) !== state) return;
     this.forget(key);
     for (const { lost } of state.listeners) {
       try {
@@ -136,7 +138,7 @@ export class StreamReader {
         continue;
       }
       try {
-        const connection = (this.connection ??= await this.main.duplicate());
+        const connection = this.connection ?? (await this.open());
         if (this.keys.size === 0) break;
         const reply = await this.read(connection);
         if (this.unsure) await this.checkPlaces(connection);
@@ -153,6 +155,16 @@ export class StreamReader {
       }
     }
     this.closeConnection();
+  }
+
+  /** Opens the reading connection; `stop()` closes it even while it is still trying to reach Redis. */
+  private async open(): Promise<RedisConnection> {
+    const opening = (this.opening = new AbortController());
+    try {
+      return (this.connection = await this.main.duplicate(opening.signal));
+    } finally {
+      if (this.opening === opening) this.opening = undefined;
+    }
   }
 
   /** One blocking `XREAD` of every key whose start is known, from its last id delivered. */
@@ -200,20 +212,15 @@ export class StreamReader {
   }
 
   /**
-   * After the reader was away: a key whose last id delivered is no longer in its stream (trimmed
-   * meanwhile, or the stream deleted, e.g. by a restart of a Redis without persistence) has entries
-   * that were never delivered. It is lost, so that its subscribers resume from the history and are
-   * told to reset, rather than go on past a gap. A key still at 0-0 (its stream was empty when it
-   * started) has nothing to check against.
+   * After the reader was away: a key trimmed past its last id delivered is lost, so that its
+   * subscribers resume from the history and are told to reset, rather than go on past a gap.
    */
   private async checkPlaces(connection: RedisConnection): Promise<void> {
-    const placed = [...this.keys].filter(([, state]) => state.lastId !== undefined && state.lastId !== '0-0');
-    const found = await Promise.all(
-      placed.map(([key, { lastId }]) => connection.send(['XRANGE', key, lastId!, lastId!])),
-    );
-    placed.forEach(([key, state], index) => {
-      if (lastEntryId(found[index]) === undefined) this.lose(key, state, undefined);
-    });
+    // The states as checked: a key that left and came back meanwhile starts afresh, and is kept.
+    const states = new Map(this.keys);
+    const places = new Map<string, string>();
+    for (const [key, { lastId }] of states) if (lastId !== undefined) places.set(key, lastId);
+    for (const key of await findGaps(connection, places)) this.lose(key, states.get(key), undefined);
   }
 
   /** Hands each entry read to its key's listeners, in order, once. */
@@ -244,26 +251,13 @@ export class StreamReader {
     }
   }
 
-  /**
-   * Finds the keys that another command turned into something other than a stream (`SET` over a
-   * topic's key), and loses them with an error that names them. Resolves whether it found any.
-   */
+  /** Loses the keys that are no longer streams, with an error naming each. Resolves whether it found any. */
   private async dropWrongTypes(): Promise<boolean> {
-    const read = [...this.keys].filter(([, state]) => state.lastId !== undefined);
-    let types: unknown[];
-    try {
-      types = await Promise.all(read.map(([key]) => this.main.send(['TYPE', key])));
-    } catch {
-      return false;
-    }
-    let found = false;
-    read.forEach(([key, state], index) => {
-      const type = String(types[index]);
-      if (type === 'stream' || type === 'none') return;
-      found = true;
-      this.lose(key, state, wrongTypeError(key, type));
-    });
-    return found;
+    const states = new Map(this.keys);
+    const read = [...states].filter(([, state]) => state.lastId !== undefined).map(([key]) => key);
+    const wrong = await findWrongTypes(this.main, read).catch(() => new Map<string, Error>());
+    for (const [key, error] of wrong) this.lose(key, states.get(key), error);
+    return wrong.size > 0;
   }
 
   /** A key is ready: the blocked `XREAD` is woken to include it. */
@@ -311,6 +305,8 @@ export class StreamReader {
     this.readerConnects = undefined;
     this.unsure = false;
     this.wake();
+    this.opening?.abort();
+    this.opening = undefined;
     this.closeConnection();
   }
 
@@ -321,19 +317,6 @@ export class StreamReader {
   }
 
   private closeConnection(): void {
-    const connection = this.connection;
-    this.connection = undefined;
-    connection?.close();
+    if (this.connection !== undefined) this.dropConnection(this.connection);
   }
-}
-
-function isWrongType(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('WRONGTYPE');
-}
-
-function wrongTypeError(key: string, type: string): AsyncStreamError {
-  return new AsyncStreamError(
-    `redisStore(): the key ${key} holds a ${type}, not a stream, so its topic's events cannot be read. ` +
-      'Another part of the app writes to it: delete it, or give the store a prefix of its own (redisStore(client, { prefix })).',
-  );
 }
