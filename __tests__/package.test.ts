@@ -7,7 +7,10 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-jest.setTimeout(60_000);
+// A type check of a fixture takes about 10 s on a quiet 2-core machine, and several run at once: each
+// child gets 60 s (a margin of more than 4x), and jest more, so that the child's message reports a hang.
+const CHILD_TIMEOUT = 60_000;
+jest.setTimeout(90_000);
 
 const root = path.resolve(__dirname, '..');
 const fixtures = path.join(__dirname, 'fixtures', 'package');
@@ -74,10 +77,12 @@ function run(file: string, args: readonly string[], options: { shell?: boolean }
     execFile(
       file,
       args,
-      { cwd: root, timeout: 20_000, maxBuffer: 32 * 1024 * 1024, shell: options.shell ?? false },
+      { cwd: root, timeout: CHILD_TIMEOUT, maxBuffer: 32 * 1024 * 1024, shell: options.shell ?? false },
       (error, stdout, stderr) => {
-        if (error) reject(new Error(`${[file, ...args].join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
-        else resolve(stdout);
+        if (error) {
+          const killed = error.killed ? ` (killed after ${CHILD_TIMEOUT / 1000} s)` : '';
+          reject(new Error(`${[file, ...args].join(' ')} failed${killed}: ${error.message}\n${stdout}\n${stderr}`));
+        } else resolve(stdout);
       },
     );
   });

@@ -265,7 +265,7 @@ describe('docs/options.md: the edge values it states for topics', () => {
     expect(() => topic.subscribe()).toThrow(AsyncStreamError);
   });
 
-  it('ready rejects when the store cannot be read, and sse() passes the error to next(err) before its headers', async () => {
+  it('ready rejects when the store cannot be read, and sse() sends its headers, then breaks the stream and passes the error to next(err)', async () => {
     const failure = new Error('the store is down');
     const failing: TopicStore = {
       append: () => Promise.reject(failure),
@@ -283,7 +283,9 @@ describe('docs/options.md: the edge values it states for topics', () => {
       sse(() => topic.subscribe()),
     );
     const errors = recordErrors(app);
-    expect((await streamRequest(app, '/events')).status).toBe(500);
+    const client = await streamRequest(app, '/events');
+    expect(client.status).toBe(200);
+    expect(await client.readToEnd()).toEqual({ body: Buffer.alloc(0), aborted: true });
     expect(errors).toEqual([failure]);
   });
 

@@ -277,6 +277,29 @@ describeWithRedis('toRedisConnection(client)', () => {
         expect(unhandled).not.toHaveBeenCalled();
         unhandled.mockRestore();
       });
+
+      it('closes it and rejects when its signal aborts before it is ready', async () => {
+        const reconnecting = nextEvent(user.client, 'reconnecting');
+        await redis.shutdown();
+        await reconnecting;
+        const controller = new AbortController();
+        const opening = connection.duplicate(controller.signal);
+        controller.abort();
+        // node-redis may reject first with the refused connection; either way, nothing stays open.
+        await expect(opening).rejects.toThrow();
+      });
+
+      it('counts its connections in connects, so that a reader knows it reconnected', async () => {
+        const reader = await duplicate();
+        expect(reader.connects).toBe(1);
+        await redis.shutdown();
+        await until(() => Promise.resolve(!reader.isReady));
+        await redis.start();
+        await reader.whenReady();
+        expect(reader.connects).toBe(2);
+        // The user's client gets no listener for it.
+        expect(connection.connects).toBe(0);
+      });
     });
 
     describe('across an outage, as each library does by default', () => {

@@ -1,10 +1,19 @@
 import express from 'express';
-import { createTopic, lastEventId, memoryStore, sse, type TopicEvent, type TopicReset } from '../../src/index.js';
+import {
+  createTopic,
+  lastEventId,
+  memoryStore,
+  sse,
+  type TopicEvent,
+  type TopicReset,
+  type TopicStore,
+} from '../../src/index.js';
 import * as encodeEvent from '../../src/sse/encodeEvent.js';
 import { recordErrors, useProcessWatch } from '../helpers/app.js';
 import { useStreamRequest } from '../helpers/connections.js';
 import { settle } from '../helpers/deferred.js';
 import { within } from '../helpers/within.js';
+import { heapAfterGc, MiB } from '../reliability/heap.js';
 import { recordWrites } from '../helpers/writes.js';
 
 type Received = TopicEvent | TopicReset;
@@ -47,6 +56,20 @@ describe('createTopic(name, options)', () => {
       await topic.publish('new');
       expect(dataOf(await take(subscription, 1))).toEqual(['new']);
       topic.close();
+    });
+
+    // Found in review: a second next() replaced the first one's resolver, which then never settled.
+    it('answers next() calls made before the previous one settled, in order', async () => {
+      const topic = createTopic('concurrent', { store: memoryStore() });
+      const subscription = topic.subscribe();
+      await subscription.ready;
+      const [first, second, third] = [subscription.next(), subscription.next(), subscription.next()];
+      await topic.publish(1);
+      await topic.publish(2);
+      expect((await within(first, 'the first next()')).value?.data).toBe(1);
+      expect((await within(second, 'the second next()')).value?.data).toBe(2);
+      topic.close();
+      expect(await within(third, 'the third next()')).toEqual({ done: true, value: undefined });
     });
 
     it('gives every subscriber the same event object: the data is decoded once per process', async () => {
@@ -153,6 +176,65 @@ describe('createTopic(name, options)', () => {
     });
   });
 
+  describe('when the history read of one subscriber fails', () => {
+    /** memoryStore(), with a readAfter that rejects while `failing` is set. */
+    function flakyStore(): { store: TopicStore; failing: boolean } {
+      const memory = memoryStore();
+      const flaky: { store: TopicStore; failing: boolean } = {
+        failing: false,
+        store: {
+          append: (topic, event, history) => memory.append(topic, event, history),
+          readAfter: (topic, after) =>
+            flaky.failing ? Promise.reject(new Error('the history is unreachable')) : memory.readAfter(topic, after),
+          listen: (topic, deliver) => memory.listen(topic, deliver),
+          compareIds: (a, b) => memory.compareIds(a, b),
+        } satisfies TopicStore,
+      };
+      return flaky;
+    }
+
+    it('rejects its ready and next() with the error', async () => {
+      const flaky = flakyStore();
+      const topic = createTopic('flaky', { store: flaky.store });
+      flaky.failing = true;
+      const subscription = topic.subscribe({ after: '0' });
+      await expect(subscription.ready).rejects.toThrow('the history is unreachable');
+      await expect(subscription.next()).rejects.toThrow('the history is unreachable');
+      expect(topic.subscriberCount).toBe(0);
+    });
+
+    // The failed subscriber stopped the topic's one store listener, which the others share: they
+    // stayed open and counted, and received nothing more.
+    it('keeps delivering to the subscribers already live', async () => {
+      const flaky = flakyStore();
+      const topic = createTopic('flaky-shared', { store: flaky.store });
+      const live = topic.subscribe();
+      await live.ready;
+      flaky.failing = true;
+      await expect(topic.subscribe({ after: '0' }).ready).rejects.toThrow('the history is unreachable');
+      flaky.failing = false;
+      await topic.publish('still here');
+      expect(dataOf(await within(take(live, 1), 'the event after the failed read'))).toEqual(['still here']);
+      topic.close();
+    });
+  });
+
+  describe('with a history longer than a call can take as arguments', () => {
+    // Found in review: the history was added with push(...events), whose arguments go on the
+    // stack, so resuming failed with "Maximum call stack size exceeded" from about 130,000 events.
+    it("resumes from '0' with every kept event", async () => {
+      const count = 200_000;
+      const topic = createTopic<number>('long', { store: memoryStore(), history: count });
+      for (let n = 1; n < count; n++) void topic.publish(n);
+      await topic.publish(count);
+      const subscription = topic.subscribe({ after: '0' });
+      await subscription.ready;
+      const [first] = await take(subscription, 1);
+      expect(first!.data).toBe(1);
+      topic.close();
+    });
+  });
+
   describe('topic.subscribe({ signal })', () => {
     // Found by the property tests: an 'abort' listener added to an aborted signal never runs, and
     // such a subscription stayed open, counted, with next() pending for ever.
@@ -164,6 +246,25 @@ describe('createTopic(name, options)', () => {
       expect(topic.subscriberCount).toBe(0);
       await topic.publish('x');
       expect(await subscription.next()).toEqual({ done: true, value: undefined });
+    });
+  });
+
+  describe('memoryStore()', () => {
+    // Found in review: subscribing created the topic's log, which stayed after the last subscriber
+    // left even with nothing in it: a per-user topic grew the process by one log per user, for ever.
+    it('keeps nothing of a topic that was never published to, once its subscribers have left', async () => {
+      const store = memoryStore();
+      const visit = async (first: number): Promise<void> => {
+        for (let n = first; n < first + 20_000; n++) {
+          const subscription = createTopic(`user:${n}`, { store }).subscribe({ after: '0' });
+          await subscription.ready;
+          await subscription.return!();
+        }
+      };
+      await visit(0);
+      const before = await heapAfterGc();
+      await visit(20_000);
+      expect((await heapAfterGc()) - before).toBeLessThan(MiB);
     });
   });
 

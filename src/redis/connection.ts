@@ -36,20 +36,26 @@ export function createConnection<C extends ClientEvents>(
   const isReady = (): boolean => library.isReady(client);
   const readiness = createReadiness(client, library.name, isReady, () => library.isEnded(client));
   let closed = false;
+  let connects = 0;
+  const countConnect = (): void => void connects++;
+  if (owned) client.on('ready', countConnect);
   return {
     library: library.name,
     get isReady() {
       return !closed && isReady();
     },
+    get connects() {
+      return connects;
+    },
     send: async (args) => library.send(client, toCommand(args)),
     transaction: async (commands) => library.transaction(client, commands.map(toCommand)),
     whenReady: () => readiness.whenReady(),
-    duplicate: () => openDuplicate(library, client),
+    duplicate: (signal) => openDuplicate(library, client, signal),
     close() {
       if (closed) return;
       closed = true;
       readiness.close();
-      if (owned) closeDuplicate(library, client);
+      if (owned) closeDuplicate(library, client, countConnect);
     },
   };
 }
@@ -59,18 +65,28 @@ function toCommand(args: readonly string[]): Command {
   return args as Command;
 }
 
-async function openDuplicate<C extends ClientEvents>(library: ClientLibrary<C>, client: C): Promise<RedisConnection> {
+async function openDuplicate<C extends ClientEvents>(
+  library: ClientLibrary<C>,
+  client: C,
+  signal: AbortSignal | undefined,
+): Promise<RedisConnection> {
+  signal?.throwIfAborted();
   const copy = library.duplicate(client);
   // Both libraries emit 'error' on every failed connection attempt and every dropped connection,
   // and an 'error' event without a listener throws, which would crash the process.
   copy.on('error', ignoreDuplicateError);
   const connection = createConnection(library, copy, true);
+  // Closed, it stops reconnecting, and whenReady() below rejects.
+  const abort = (): void => connection.close();
+  signal?.addEventListener('abort', abort, { once: true });
   try {
     await library.connect(copy);
     await connection.whenReady();
   } catch (error) {
     connection.close();
     throw error;
+  } finally {
+    signal?.removeEventListener('abort', abort);
   }
   return connection;
 }
@@ -82,7 +98,8 @@ async function openDuplicate<C extends ClientEvents>(library: ClientLibrary<C>, 
  */
 function ignoreDuplicateError(): void {}
 
-function closeDuplicate<C extends ClientEvents>(library: ClientLibrary<C>, client: C): void {
+function closeDuplicate<C extends ClientEvents>(library: ClientLibrary<C>, client: C, countConnect: () => void): void {
+  client.off('ready', countConnect);
   // The error listener stays until 'end' (sync in node-redis, after the socket closes in ioredis):
   // an error emitted while the socket goes down must still find it. Without 'end', it stays on
   // the closed client, which emits nothing more.

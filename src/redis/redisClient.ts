@@ -22,11 +22,20 @@ export interface RedisConnection {
   /** True while a command sent now goes to Redis at once (node-redis `isReady`, ioredis status `ready`). */
   readonly isReady: boolean;
   /**
+   * How many times a connection that `duplicate()` opened has become ready (its `'ready'` events).
+   * When it grows, a command that was waiting for a reply may have been sent again on the new
+   * connection (ioredis does so by default) rather than rejected. Always 0 on the user's client,
+   * whose events this package does not listen to while idle.
+   */
+  readonly connects: number;
+  /**
    * A new connection to the same server, for blocking commands: `client.duplicate()`, connected
    * (it resolves once ready), with a listener for its `'error'` events, so that a dropped
-   * connection never crashes the process. It reconnects on its own, as its library does.
+   * connection never crashes the process. It reconnects on its own, as its library does. When
+   * `signal` aborts before it is ready, it is closed and the promise rejects: a caller that no
+   * longer needs it does not leave it trying to reach Redis.
    */
-  duplicate(): Promise<RedisConnection>;
+  duplicate(signal?: AbortSignal): Promise<RedisConnection>;
   /**
    * Closes a connection that `duplicate()` opened, at once, rejecting its pending commands, and
    * removes the listeners added to it. On the connection over the user's own client, it only

@@ -129,8 +129,8 @@ class RedisTopics implements RedisStore {
     return { events: eventsOf(await this.connection.send(['XRANGE', key, '-', '+'])), exact: false };
   }
 
-  listen(topic: string, deliver: (event: StoredEvent) => void): StoreListener {
-    return this.reader.listen(this.keyOf(topic), deliver);
+  listen(topic: string, deliver: (event: StoredEvent) => void, lost?: (error: unknown) => void): StoreListener {
+    return this.reader.listen(this.keyOf(topic), deliver, lost);
   }
 
   compareIds(a: string, b: string): number {

@@ -22,6 +22,12 @@ export function eventsOf(entries: unknown): StoredEvent[] {
   return events;
 }
 
+/** The id of the last entry in an `XRANGE` or `XREAD` reply's entries, whoever wrote it. */
+export function lastEntryId(entries: unknown): string | undefined {
+  const last: unknown = Array.isArray(entries) ? entries.at(-1) : undefined;
+  return Array.isArray(last) && typeof last[0] === 'string' ? last[0] : undefined;
+}
+
 function eventOf(entry: unknown): StoredEvent | undefined {
   if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Array.isArray(entry[1])) return undefined;
   const [id, fields] = entry as [string, unknown[]];

@@ -1,8 +1,9 @@
 // Step: Redis → this process. One blocking XREAD over every key with local listeners, on its own connection.
 import type { StoredEvent, StoreListener } from '../topics/topicStore.js';
 import { warn } from '../warn.js';
+import { findGaps, findWrongTypes, isWrongType } from './lostKeys.js';
 import type { RedisConnection } from './redisClient.js';
-import { compareStreamIds, eventsOf } from './streamEntry.js';
+import { compareStreamIds, eventsOf, lastEntryId } from './streamEntry.js';
 
 /**
  * How long one `XREAD` blocks. New keys wake it at once (`CLIENT UNBLOCK`); the limit bounds how
@@ -16,12 +17,19 @@ const COUNT = 1_000;
 const RETRY_MS = [50, 5_000] as const;
 
 type Deliver = (event: StoredEvent) => void;
+type Lost = (error: unknown) => void;
+
+/** One `listen()`: its own object, so that the same function listening twice is stopped once per call. */
+interface Listener {
+  readonly deliver: Deliver;
+  readonly lost: Lost | undefined;
+}
 
 /** One key being read: from where, and for whom. */
 interface KeyState {
   /** The last id delivered: the next read starts after it. `undefined` until it is known. */
   lastId: string | undefined;
-  readonly listeners: Set<Deliver>;
+  readonly listeners: Set<Listener>;
   readonly ready: Promise<void>;
 }
 
@@ -36,16 +44,28 @@ export class StreamReader {
   private readonly keys = new Map<string, KeyState>();
   private connection: RedisConnection | undefined;
   private running = false;
+  /** Aborts the `duplicate()` under way, if any: see `stop()`. */
+  private opening: AbortController | undefined;
   /** The reading connection's `CLIENT ID` while an `XREAD` blocks, for `CLIENT UNBLOCK`. */
   private blockedClient: string | undefined;
   /** A key was added after the running `XREAD` was sent: it must be woken. */
   private wakeWanted = false;
   private idle: (() => void) | undefined;
+  /** The reading connection's `connects` at the last read: a new value means a reconnect, see `unsure`. */
+  private readerConnects: number | undefined;
+  /**
+   * The reader was away from Redis (a failed read, or ioredis sending the XREAD again on a new
+   * connection): entries it never read may have been trimmed since, which the next read must check.
+   */
+  private unsure = false;
 
   constructor(private readonly main: RedisConnection) {}
 
-  /** Starts delivering `key`'s new entries to `deliver`; `ready` resolves once the start position is fixed. */
-  listen(key: string, deliver: Deliver): StoreListener {
+  /**
+   * Starts delivering `key`'s new entries to `deliver`; `ready` resolves once the start position is
+   * fixed. `lost` is called if the key cannot be read any more; see `TopicStore.listen`.
+   */
+  listen(key: string, deliver: Deliver, lost?: Lost): StoreListener {
     let state = this.keys.get(key);
     if (state === undefined) {
       const created: KeyState = { lastId: undefined, listeners: new Set(), ready: Promise.resolve() };
@@ -53,8 +73,7 @@ export class StreamReader {
       state = Object.assign(created, { ready });
       this.keys.set(key, state);
     }
-    // A wrapper of our own, so that the same function listening twice is stopped once per listen().
-    const listener: Deliver = (event) => deliver(event);
+    const listener: Listener = { deliver, lost };
     state.listeners.add(listener);
     const { ready } = state;
     // Whoever listens awaits `ready`; this keeps a rejection nobody awaits any more from being unhandled.
@@ -66,10 +85,10 @@ export class StreamReader {
   private async startAt(key: string, state: KeyState): Promise<void> {
     try {
       const reply = await this.main.send(['XREVRANGE', key, '+', '-', 'COUNT', '1']);
-      const [last] = eventsOf(reply);
-      state.lastId = last?.id ?? '0-0';
+      // The last entry, whoever wrote it: from '0-0', the whole stream would come as new events.
+      state.lastId = lastEntryId(reply) ?? '0-0';
     } catch (error) {
-      if (this.keys.get(key) === state) this.keys.delete(key);
+      if (this.keys.get(key) === state) this.forget(key);
       throw error;
     }
     if (this.keys.get(key) !== state) return;
@@ -77,11 +96,29 @@ export class StreamReader {
     this.run();
   }
 
-  private unlisten(key: string, listener: Deliver): void {
+  private unlisten(key: string, listener: Listener): void {
     const state = this.keys.get(key);
     if (state === undefined || !state.listeners.delete(listener) || state.listeners.size > 0) return;
+    this.forget(key);
+  }
+
+  /** `key` leaves the read; the last one to leave stops the reader. */
+  private forget(key: string): void {
     this.keys.delete(key);
     if (this.keys.size === 0) this.stop();
+  }
+
+  /** `key` cannot be followed any more: it leaves the read, and its listeners are told why. */
+  private lose(key: string, state: KeyState | undefined, error: unknown): void {
+    if (state === undefined || this.keys.get(key) !== state) return;
+    this.forget(key);
+    for (const { lost } of state.listeners) {
+      try {
+        lost?.(error);
+      } catch (thrown) {
+        warn('redisStore()', `a listener of ${key} failed when told it lost the key: ${String(thrown)}`);
+      }
+    }
   }
 
   /** Starts the read loop unless it runs. */
@@ -101,18 +138,33 @@ export class StreamReader {
         continue;
       }
       try {
-        const connection = (this.connection ??= await this.main.duplicate());
+        const connection = this.connection ?? (await this.open());
         if (this.keys.size === 0) break;
         const reply = await this.read(connection);
+        if (this.unsure) await this.checkPlaces(connection);
+        this.unsure = false;
         attempt = 0;
         this.deliver(reply);
-      } catch {
+      } catch (error) {
         if (this.keys.size === 0) break;
+        // One key that is not a stream fails the XREAD of all: it leaves, and the others are read again at once.
+        if (isWrongType(error) && (await this.dropWrongTypes())) continue;
         // Redis went away: read again from the last ids delivered once it is back.
+        this.unsure = true;
         await this.pause(attempt++);
       }
     }
     this.closeConnection();
+  }
+
+  /** Opens the reading connection; `stop()` closes it even while it is still trying to reach Redis. */
+  private async open(): Promise<RedisConnection> {
+    const opening = (this.opening = new AbortController());
+    try {
+      return (this.connection = await this.main.duplicate(opening.signal));
+    } finally {
+      if (this.opening === opening) this.opening = undefined;
+    }
   }
 
   /** One blocking `XREAD` of every key whose start is known, from its last id delivered. */
@@ -147,12 +199,28 @@ export class StreamReader {
       },
       () => {},
     );
+    let result: unknown;
     try {
-      return await reply;
+      result = await reply;
     } finally {
       blocking = false;
       this.blockedClient = undefined;
     }
+    if (this.readerConnects !== undefined && connection.connects !== this.readerConnects) this.unsure = true;
+    this.readerConnects = connection.connects;
+    return result;
+  }
+
+  /**
+   * After the reader was away: a key trimmed past its last id delivered is lost, so that its
+   * subscribers resume from the history and are told to reset, rather than go on past a gap.
+   */
+  private async checkPlaces(connection: RedisConnection): Promise<void> {
+    // The states as checked: a key that left and came back meanwhile starts afresh, and is kept.
+    const states = new Map(this.keys);
+    const places = new Map<string, string>();
+    for (const [key, { lastId }] of states) if (lastId !== undefined) places.set(key, lastId);
+    for (const key of await findGaps(connection, places)) this.lose(key, states.get(key), undefined);
   }
 
   /** Hands each entry read to its key's listeners, in order, once. */
@@ -160,19 +228,36 @@ export class StreamReader {
     if (!Array.isArray(reply)) return;
     for (const [key, entries] of reply as [string, unknown][]) {
       const state = this.keys.get(key);
-      if (state === undefined) continue;
+      // A key listened to again while this read was in flight: its start, once fixed, says where
+      // its events begin, and the next read continues from there. Taking these would skip the
+      // entries between them and that start.
+      if (state?.lastId === undefined) continue;
       for (const event of eventsOf(entries)) {
-        if (state.lastId !== undefined && compareStreamIds(event.id, state.lastId) <= 0) continue;
+        if (compareStreamIds(event.id, state.lastId) <= 0) continue;
         state.lastId = event.id;
         for (const listener of state.listeners) {
           try {
-            listener(event);
+            listener.deliver(event);
           } catch (error) {
             warn('redisStore()', `an event of ${key} could not be delivered: ${String(error)}`);
           }
         }
       }
+      // Past every entry read, the skipped ones too: an entry of another writer, last in the
+      // stream, would otherwise be returned at once by every XREAD that follows.
+      const last = lastEntryId(entries);
+      if (last !== undefined && (state.lastId === undefined || compareStreamIds(last, state.lastId) > 0))
+        state.lastId = last;
     }
+  }
+
+  /** Loses the keys that are no longer streams, with an error naming each. Resolves whether it found any. */
+  private async dropWrongTypes(): Promise<boolean> {
+    const states = new Map(this.keys);
+    const read = [...states].filter(([, state]) => state.lastId !== undefined).map(([key]) => key);
+    const wrong = await findWrongTypes(this.main, read).catch(() => new Map<string, Error>());
+    for (const [key, error] of wrong) this.lose(key, states.get(key), error);
+    return wrong.size > 0;
   }
 
   /** A key is ready: the blocked `XREAD` is woken to include it. */
@@ -207,20 +292,31 @@ export class StreamReader {
       };
       const timer = setTimeout(done, delay);
       this.idle = done;
-      // A reply that failed on a live connection (not a lost one) waits the whole delay.
-      if (connection !== undefined && !connection.isReady) connection.whenReady().then(done, () => {});
+      // A reply that failed on a live connection (not a lost one) waits the whole delay. A connection
+      // that stopped reconnecting for good (its retry strategy gave up) is replaced by the next attempt.
+      if (connection !== undefined && !connection.isReady)
+        connection.whenReady().then(done, () => this.dropConnection(connection));
     });
   }
 
   /** The last listener left: the blocked read is dropped with its connection. */
   private stop(): void {
+    // The keys that come next start afresh: there is no place of theirs to check.
+    this.readerConnects = undefined;
+    this.unsure = false;
     this.wake();
+    this.opening?.abort();
+    this.opening = undefined;
     this.closeConnection();
   }
 
-  private closeConnection(): void {
-    const connection = this.connection;
+  private dropConnection(connection: RedisConnection): void {
+    if (this.connection !== connection) return;
     this.connection = undefined;
-    connection?.close();
+    connection.close();
+  }
+
+  private closeConnection(): void {
+    if (this.connection !== undefined) this.dropConnection(this.connection);
   }
 }

@@ -40,15 +40,21 @@ class MemoryTopics implements MemoryStore {
   }
 
   readAfter(topic: string, after: string): Promise<HistoryRead> {
-    return Promise.resolve(this.logOf(topic).readAfter(after));
+    // A topic without a log has no event: reading it creates none.
+    return Promise.resolve(this.logs.get(topic)?.readAfter(after) ?? { events: [], exact: after === START });
   }
 
   listen(topic: string, deliver: (event: StoredEvent) => void): StoreListener {
-    const { listeners } = this.logOf(topic);
+    const log = this.logOf(topic);
     // A wrapper of our own, so that the same function listening twice is stopped once per listen().
     const listener = (event: StoredEvent): void => deliver(event);
-    listeners.add(listener);
-    return { ready: Promise.resolve(), stop: () => listeners.delete(listener) };
+    log.listeners.add(listener);
+    const stop = (): void => {
+      log.listeners.delete(listener);
+      // Subscribing alone leaves nothing behind: a log that keeps no event goes with its last listener.
+      if (log.listeners.size === 0 && log.isEmpty && this.logs.get(topic) === log) this.logs.delete(topic);
+    };
+    return { ready: Promise.resolve(), stop };
   }
 
   compareIds(a: string, b: string): number {
@@ -92,6 +98,11 @@ class TopicLog {
     }
     for (const listener of this.listeners) listener(stored);
     return stored.id;
+  }
+
+  /** Whether it keeps no event (never published to, or forgotten). */
+  get isEmpty(): boolean {
+    return this.events.length === this.first;
   }
 
   readAfter(after: string): HistoryRead {

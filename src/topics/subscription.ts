@@ -40,8 +40,8 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
   private started = false;
   private ended = false;
   private failure: { error: unknown } | undefined;
-  private waiter: ((result: IteratorResult<Yielded>) => void) | undefined;
-  private failWaiter: ((error: unknown) => void) | undefined;
+  /** The `next()` calls waiting for an event, oldest first: a caller may ask again before an answer. */
+  private waiters: { resolve(result: IteratorResult<Yielded>): void; reject(error: unknown): void }[] = [];
   private settleReady!: (error?: { error: unknown }) => void;
   /** Resolves once it receives every event published from then on; see `TopicSubscription.ready`. */
   readonly ready = new Promise<void>((resolve, reject) => {
@@ -88,7 +88,8 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
         firstLive === undefined
           ? read.events
           : read.events.filter((event) => this.host.compareIds(event.id, firstLive) < 0);
-      this.replay.push(...events);
+      // concat, not push(...events): a call's arguments go on the stack, which overflows at about 130,000.
+      this.replay = this.replay.concat(events);
       const last = events.at(-1)?.id;
       this.boundary = last ?? (read.exact ? after : undefined);
       if (this.boundary !== undefined) this.dropThrough(this.boundary);
@@ -125,10 +126,7 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the store's failure, as it is
     if (this.failure !== undefined) return Promise.reject(this.failure.error);
     if (this.ended) return Promise.resolve(DONE);
-    return new Promise((resolve, reject) => {
-      this.waiter = resolve;
-      this.failWaiter = reject;
-    });
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
   return(): Promise<IteratorResult<Yielded>> {
@@ -181,17 +179,13 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
   }
 
   private wake(): void {
-    const resolve = this.waiter;
-    const reject = this.failWaiter;
-    if (resolve === undefined || reject === undefined) return;
-    const step = this.take();
-    if (step !== undefined) {
-      this.waiter = this.failWaiter = undefined;
-      resolve(step);
-    } else if (this.ended) {
-      this.waiter = this.failWaiter = undefined;
-      if (this.failure !== undefined) reject(this.failure.error);
-      else resolve(DONE);
+    while (this.waiters.length > 0) {
+      const step = this.take();
+      if (step === undefined && !this.ended) return;
+      const waiter = this.waiters.shift()!;
+      if (step !== undefined) waiter.resolve(step);
+      else if (this.failure !== undefined) waiter.reject(this.failure.error);
+      else waiter.resolve(DONE);
     }
   }
 

@@ -2,6 +2,7 @@
 import { describeValue, resolveOptions, type OptionRule, type OptionTable } from '../arguments.js';
 import { getContext } from '../context.js';
 import { AsyncStreamError } from '../errors.js';
+import { warn } from '../warn.js';
 import { memoryStore } from './memoryStore.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
 import { DeliveredEvent, encodePublished, type TopicEvent, type TopicReset } from './topicEvent.js';
@@ -263,7 +264,7 @@ class LocalTopic<T> implements Topic<T>, SubscriptionHost {
     const subscription = new Subscription(this, this.maxPending, signal ?? getContext()?.signal);
     if (subscription.isEnded) return subscription as TopicSubscription<T>;
     this.subscriptions.add(subscription);
-    const listener = (this.listener ??= this.store.listen(this.name, this.fanOut));
+    const listener = (this.listener ??= this.listen());
     void this.begin(subscription, listener, after === '' ? undefined : after);
     return subscription as TopicSubscription<T>;
   }
@@ -283,12 +284,29 @@ class LocalTopic<T> implements Topic<T>, SubscriptionHost {
     this.listener = undefined;
   }
 
+  private listen(): StoreListener {
+    const listener: StoreListener = this.store.listen(this.name, this.fanOut, (error) => this.lose(listener, error));
+    return listener;
+  }
+
+  /**
+   * The store stopped delivering: every subscription ends (a gap: its client resumes from history)
+   * or fails (an error), and the next subscriber listens again.
+   */
+  private lose(listener: StoreListener, error: unknown): void {
+    if (this.listener !== listener) return;
+    this.listener = undefined;
+    listener.stop();
+    for (const subscription of this.subscriptions) {
+      if (error === undefined) subscription.end();
+      else subscription.fail(error);
+    }
+  }
+
   /** Waits for the store to deliver, then reads the history after `after`, then lets the subscription go. */
   private async begin(subscription: Subscription, listener: StoreListener, after: string | undefined): Promise<void> {
     try {
       await listener.ready;
-      const read = after === undefined ? undefined : await this.store.readAfter(this.name, after);
-      subscription.start(read && { exact: read.exact, events: read.events.map(this.decode) }, after);
     } catch (error) {
       // A store that could not start listening is asked again by the next subscriber.
       if (this.listener === listener) {
@@ -296,14 +314,40 @@ class LocalTopic<T> implements Topic<T>, SubscriptionHost {
         this.listener = undefined;
       }
       subscription.fail(error);
+      return;
+    }
+    try {
+      const read = after === undefined ? undefined : await this.store.readAfter(this.name, after);
+      subscription.start(
+        read && { exact: read.exact, events: read.events.flatMap((stored) => this.decode(stored) ?? []) },
+        after,
+      );
+    } catch (error) {
+      // This subscriber's history only: the listener delivers to the others, who are live already.
+      subscription.fail(error);
     }
   }
 
-  /** One object per event, shared by every subscriber of this process: decoded and framed once. */
-  private readonly decode = (stored: StoredEvent): DeliveredEvent => new DeliveredEvent(stored);
+  /**
+   * One object per event, shared by every subscriber of this process: decoded and framed once.
+   * `undefined`, with a warning, for an entry whose JSON does not parse (another writer's, in a
+   * shared store): skipped alike in history and live, so that it cannot fail every resume.
+   */
+  private readonly decode = (stored: StoredEvent): DeliveredEvent | undefined => {
+    try {
+      return new DeliveredEvent(stored);
+    } catch (error) {
+      warn(
+        'createTopic()',
+        `the event ${stored.id} of topic '${this.name}' could not be decoded, so it was skipped: ${String(error)}`,
+      );
+      return undefined;
+    }
+  };
 
   private readonly fanOut = (stored: StoredEvent): void => {
     const event = this.decode(stored);
+    if (event === undefined) return;
     for (const subscription of this.subscriptions) subscription.deliver(event);
   };
 

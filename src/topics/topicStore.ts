@@ -51,8 +51,13 @@ export interface TopicStore {
   append(topic: string, event: Omit<StoredEvent, 'id'>, history: number): Promise<string>;
   /** The kept events of `topic` after the event `after` (`'0'`: every kept event). */
   readAfter(topic: string, after: string): Promise<HistoryRead>;
-  /** Delivers each event appended to `topic`, in order, to `deliver` until `stop()`. */
-  listen(topic: string, deliver: (event: StoredEvent) => void): StoreListener;
+  /**
+   * Delivers each event appended to `topic`, in order, to `deliver` until `stop()`. A store that can
+   * no longer do so calls `lost` once and delivers nothing more: with the error when the topic
+   * cannot be read any more, with `undefined` when events went by undelivered (trimmed while it was
+   * away from Redis). The topic then ends its subscriptions, which fail with the error, if any.
+   */
+  listen(topic: string, deliver: (event: StoredEvent) => void, lost?: (error: unknown) => void): StoreListener;
   /** Orders two ids of one topic's events: negative when `a` comes first, 0 when equal, positive after. */
   compareIds(a: string, b: string): number;
 }
