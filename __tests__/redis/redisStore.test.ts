@@ -246,6 +246,8 @@ describeWithRedis('redisStore(client, options)', () => {
       const name = freshName();
       const [reader, writer] = [await topicOn(name), await topicOn(name)];
       const subscription = reader.subscribe();
+      // The writer is another connection: only once ready is its next event sure to come after the start.
+      await subscription.ready;
       await writer.publish(1);
       expect(dataOf(await take(subscription, 1))).toEqual([1]);
       // Cut the reader's connection (the one blocked in XREAD) while events are published.

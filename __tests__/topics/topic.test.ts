@@ -66,8 +66,8 @@ describe('createTopic(name, options)', () => {
       const [first, second, third] = [subscription.next(), subscription.next(), subscription.next()];
       await topic.publish(1);
       await topic.publish(2);
-      expect((await within(first, 'the first next()')).value?.data).toBe(1);
-      expect((await within(second, 'the second next()')).value?.data).toBe(2);
+      expect(await within(first, 'the first next()')).toMatchObject({ done: false, value: { data: 1 } });
+      expect(await within(second, 'the second next()')).toMatchObject({ done: false, value: { data: 2 } });
       topic.close();
       expect(await within(third, 'the third next()')).toEqual({ done: true, value: undefined });
     });
