@@ -1,58 +1,8 @@
-import { Redis } from 'ioredis';
-import { createClient } from 'redis';
-import { AsyncStreamError, createTopic, type Topic, type TopicEvent, type TopicReset } from '../../src/index.js';
+import { AsyncStreamError, createTopic, type Topic } from '../../src/index.js';
 import { redisStore } from '../../src/redis/index.js';
 import { useProcessWatch } from '../helpers/app.js';
+import { clientLibraries as libraries, take, type Received, type TestClient } from '../helpers/redisClients.js';
 import { describeWithRedis, startRedis, type RedisServer } from '../helpers/redisServer.js';
-
-type Received = TopicEvent | TopicReset;
-
-/** A client of one library, connected to `url`, and how to close it. */
-interface TestClient {
-  readonly client: unknown;
-  /** Sends a raw command (to inspect Redis as `redis-cli` would). */
-  send(args: string[]): Promise<unknown>;
-  close(): Promise<void>;
-}
-
-const libraries: [string, (url: string) => Promise<TestClient>][] = [
-  [
-    'redis',
-    async (url) => {
-      const client = createClient({ url, socket: { reconnectStrategy: () => 20 } });
-      client.on('error', () => {});
-      await client.connect();
-      return {
-        client,
-        send: (args) => client.sendCommand(args),
-        close: async () => void (client.isOpen ? client.destroy() : undefined),
-      };
-    },
-  ],
-  [
-    'ioredis',
-    async (url) => {
-      const client = new Redis(url, { retryStrategy: () => 20, lazyConnect: true });
-      client.on('error', () => {});
-      await client.connect();
-      return {
-        client,
-        send: ([command, ...args]) => client.call(command!, ...args),
-        close: async () => client.disconnect(),
-      };
-    },
-  ],
-];
-
-async function take(iterator: AsyncIterator<Received>, count: number): Promise<Received[]> {
-  const values: Received[] = [];
-  while (values.length < count) {
-    const step = await iterator.next();
-    if (step.done === true) throw new Error(`the subscription ended after ${values.length} of ${count} events`);
-    values.push(step.value);
-  }
-  return values;
-}
 
 const dataOf = (events: readonly Received[]): unknown[] => events.map((event) => event.data);
 
