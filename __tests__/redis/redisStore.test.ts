@@ -1,6 +1,6 @@
 import { AsyncStreamError, createTopic, type Topic } from '../../src/index.js';
 import { redisStore } from '../../src/redis/index.js';
-import { useProcessWatch } from '../helpers/app.js';
+import { watchProcess } from '../helpers/app.js';
 import { clientLibraries as libraries, take, type Received, type TestClient } from '../helpers/redisClients.js';
 import { describeWithRedis, startRedis, type RedisServer } from '../helpers/redisServer.js';
 
@@ -13,7 +13,12 @@ async function connectionCount(inspector: TestClient): Promise<number> {
 }
 
 describeWithRedis('redisStore(client, options)', () => {
-  const watcher = useProcessWatch();
+  // Over the whole file: the last test checks that none of the others left a rejection behind.
+  let watcher: ReturnType<typeof watchProcess>;
+  beforeAll(() => {
+    watcher = watchProcess();
+  });
+  afterAll(() => watcher.stop());
   let redis: RedisServer;
   const open: TestClient[] = [];
   const topics: Topic[] = [];

@@ -9,7 +9,7 @@ import {
   type TopicStore,
 } from '../../src/index.js';
 import * as encodeEvent from '../../src/sse/encodeEvent.js';
-import { recordErrors, useProcessWatch } from '../helpers/app.js';
+import { recordErrors, watchProcess } from '../helpers/app.js';
 import { useStreamRequest } from '../helpers/connections.js';
 import { settle } from '../helpers/deferred.js';
 import { within } from '../helpers/within.js';
@@ -32,7 +32,12 @@ async function take(iterator: AsyncIterator<Received>, count: number): Promise<R
 const dataOf = (events: readonly Received[]): unknown[] => events.map((event) => event.data);
 
 describe('createTopic(name, options)', () => {
-  const watcher = useProcessWatch();
+  // Over the whole file: the last test checks that none of the others left a rejection behind.
+  let watcher: ReturnType<typeof watchProcess>;
+  beforeAll(() => {
+    watcher = watchProcess();
+  });
+  afterAll(() => watcher.stop());
   const streamRequest = useStreamRequest();
 
   describe('topic.subscribe()', () => {
