@@ -127,8 +127,8 @@ describeWithRedis(
         '%s',
         async (_title, shape) => {
           // The default history (1,000: more than a run publishes), so that nothing is trimmed. A
-          // process whose reader falls more than `history` events behind skips the trimmed ones
-          // without a word (the failing test in redisStore.test.ts), which the shapes' small
+          // process whose reader falls `history` events behind ends the subscriptions of that topic
+          // (redisStore.test.ts), at a moment the model cannot predict, which the shapes' small
           // histories hit. Resets come from foreign ids here; the model's range checks meet trimmed
           // positions against memoryStore (topics.property.test.ts).
           await checkTopicProperty(store, { ...shape, history: fc.constant(undefined) }, RUNS);

@@ -118,28 +118,41 @@ describeWithRedis('redisStore(client, options)', () => {
       expect(kept[0]!.data).toBeGreaterThan(1);
     });
 
-    // Known bug, failing on purpose: the reader continues from the last id it delivered, and XREAD
-    // answers with what is left, so more than about `history` events appended between two reads of a
-    // process are skipped without a word. A fix that ends such subscribers (their browsers resume
-    // with a reset) or delivers every event makes this pass: then drop `.failing`.
-    it.failing(
-      'never skips events trimmed before its process read them: a live subscriber gets the next one, or ends',
-      async () => {
-        const inspector = await client();
-        const name = freshName();
-        const topic = await topicOn<number>(name, 1);
-        const subscription = topic.subscribe();
-        await subscription.ready;
-        await topic.publish(-1);
-        await take(subscription, 1);
-        // Another process appends 250 events at once; MAXLEN ~ 1 keeps the last block (up to 100).
-        const burst =
-          "for n = 0, 249 do redis.call('XADD', KEYS[1], 'MAXLEN', '~', '1', '*', 'type', 'json', 'data', n) end";
-        await inspector.send(['EVAL', burst, '1', redisStore(inspector.client).keyOf(name)]);
-        const next = await subscription.next();
-        expect(['the end', 0]).toContain(next.done === true ? 'the end' : next.value.data);
-      },
-    );
+    // The reader continues from the last id it delivered, and XREAD answers with what is left: a
+    // read of at least `history` entries is checked for a trim past that id before it is delivered.
+    it('never skips events trimmed before its process read them: a live subscriber gets the next one, or ends', async () => {
+      const inspector = await client();
+      const name = freshName();
+      const topic = await topicOn<number>(name, 1);
+      const subscription = topic.subscribe();
+      await subscription.ready;
+      const last = await topic.publish(-1);
+      await take(subscription, 1);
+      // Another process appends 250 events at once; MAXLEN ~ 1 keeps the last block (up to 100).
+      const burst =
+        "for n = 0, 249 do redis.call('XADD', KEYS[1], 'MAXLEN', '~', '1', '*', 'type', 'json', 'data', n) end";
+      await inspector.send(['EVAL', burst, '1', redisStore(inspector.client).keyOf(name)]);
+      // The subscription ends, as a dropped one does: its browser resumes from its last id, and is told to reset.
+      expect(await subscription.next()).toEqual({ done: true, value: undefined });
+      const resumed = topic.subscribe({ after: last });
+      const [reset, first] = await take(resumed, 2);
+      expect(reset).toEqual({ event: 'reset', data: { lastEventId: last } });
+      expect(first!.data).toBeGreaterThan(0);
+      await resumed.return!();
+    });
+
+    it('delivers a burst of fewer than `history` entries read at once, with no reset', async () => {
+      const inspector = await client();
+      const name = freshName();
+      const topic = await topicOn<number>(name, 300);
+      const subscription = topic.subscribe();
+      await subscription.ready;
+      const burst =
+        "for n = 0, 249 do redis.call('XADD', KEYS[1], 'MAXLEN', '~', '300', '*', 'type', 'json', 'data', n) end";
+      await inspector.send(['EVAL', burst, '1', redisStore(inspector.client).keyOf(name)]);
+      expect(dataOf(await take(subscription, 250))).toEqual(Array.from({ length: 250 }, (_, n) => n));
+      expect(topic.subscriberCount).toBe(1);
+    });
 
     it("with '0', starts with every kept event", async () => {
       const topic = await topicOn(freshName());

@@ -55,7 +55,8 @@ describe('StreamReader', () => {
       // The last listener leaves, and the key is listened to again before the blocked XREAD answers.
       first.stop();
       const received: string[] = [];
-      const second = reader.listen('k', (event) => received.push(event.id));
+      // A history longer than any read here: no read is checked for a trim (XRANGE).
+      const second = reader.listen('k', (event) => received.push(event.id), undefined, 1_000);
       const stream = ['1-0', '2-0', '3-0'];
       // Redis answers the first listener's read with 1-0; the second listener's start is then 2-0.
       stale.reply.resolve([['k', [entry('1-0')]]]);

@@ -5,7 +5,7 @@ import { lastEntryId } from './streamEntry.js';
 
 /**
  * The keys whose last id delivered (`places`: key → id) is no longer in their stream: trimmed while
- * the reader was away, or the stream deleted (a restart of a Redis without persistence). Entries
+ * the reader was away or behind, or the stream deleted (a restart of a Redis without persistence). Entries
  * between that id and the first one kept were never delivered. A key still at `0-0` (its stream was
  * empty when reading started) has nothing to check against, and is not asked about.
  */

@@ -129,8 +129,13 @@ class RedisTopics implements RedisStore {
     return { events: eventsOf(await this.connection.send(['XRANGE', key, '-', '+'])), exact: false };
   }
 
-  listen(topic: string, deliver: (event: StoredEvent) => void, lost?: (error: unknown) => void): StoreListener {
-    return this.reader.listen(this.keyOf(topic), deliver, lost);
+  listen(
+    topic: string,
+    deliver: (event: StoredEvent) => void,
+    lost?: (error: unknown) => void,
+    history?: number,
+  ): StoreListener {
+    return this.reader.listen(this.keyOf(topic), deliver, lost, history);
   }
 
   compareIds(a: string, b: string): number {

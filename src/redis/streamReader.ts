@@ -23,6 +23,8 @@ type Lost = (error: unknown) => void;
 interface Listener {
   readonly deliver: Deliver;
   readonly lost: Lost | undefined;
+  /** Its topic's history: a read of fewer entries after the last id delivered cannot follow a trim past it. */
+  readonly history: number;
 }
 
 /** One key being read: from where, and for whom. */
@@ -63,9 +65,10 @@ export class StreamReader {
 
   /**
    * Starts delivering `key`'s new entries to `deliver`; `ready` resolves once the start position is
-   * fixed. `lost` is called if the key cannot be read any more; see `TopicStore.listen`.
+   * fixed. `lost` is called if the key cannot be read any more; see `TopicStore.listen`. Without
+   * `history`, every read of the key is checked for a trim past its position.
    */
-  listen(key: string, deliver: Deliver, lost?: Lost): StoreListener {
+  listen(key: string, deliver: Deliver, lost?: Lost, history = 1): StoreListener {
     let state = this.keys.get(key);
     if (state === undefined) {
       const created: KeyState = { lastId: undefined, listeners: new Set(), ready: Promise.resolve() };
@@ -73,7 +76,7 @@ export class StreamReader {
       state = Object.assign(created, { ready });
       this.keys.set(key, state);
     }
-    const listener: Listener = { deliver, lost };
+    const listener: Listener = { deliver, lost, history };
     state.listeners.add(listener);
     const { ready } = state;
     // Whoever listens awaits `ready`; this keeps a rejection nobody awaits any more from being unhandled.
@@ -141,7 +144,7 @@ export class StreamReader {
         const connection = this.connection ?? (await this.open());
         if (this.keys.size === 0) break;
         const reply = await this.read(connection);
-        if (this.unsure) await this.checkPlaces(connection);
+        await this.checkPlaces(connection, reply);
         this.unsure = false;
         attempt = 0;
         this.deliver(reply);
@@ -212,14 +215,22 @@ export class StreamReader {
   }
 
   /**
-   * After the reader was away: a key trimmed past its last id delivered is lost, so that its
-   * subscribers resume from the history and are told to reset, rather than go on past a gap.
+   * Before a read is delivered: a key trimmed past its last id delivered is lost, so that its
+   * subscribers resume from the history and are told to reset, rather than go on past a gap. Every
+   * key is checked after the reader was away (`unsure`); otherwise only the keys this read brought
+   * at least `history` entries of (or a full `COUNT`): `MAXLEN ~ history` keeps at least `history`
+   * entries, so a trim past the position leaves that many after it, and a shorter read proves none.
    */
-  private async checkPlaces(connection: RedisConnection): Promise<void> {
+  private async checkPlaces(connection: RedisConnection, reply: unknown): Promise<void> {
     // The states as checked: a key that left and came back meanwhile starts afresh, and is kept.
     const states = new Map(this.keys);
+    const suspects = this.unsure ? states.keys() : longReads(reply, states);
     const places = new Map<string, string>();
-    for (const [key, { lastId }] of states) if (lastId !== undefined) places.set(key, lastId);
+    for (const key of suspects) {
+      const lastId = states.get(key)?.lastId;
+      if (lastId !== undefined) places.set(key, lastId);
+    }
+    if (places.size === 0) return;
     for (const key of await findGaps(connection, places)) this.lose(key, states.get(key), undefined);
   }
 
@@ -319,4 +330,18 @@ export class StreamReader {
   private closeConnection(): void {
     if (this.connection !== undefined) this.dropConnection(this.connection);
   }
+}
+
+/** The keys of an `XREAD` reply with at least as many entries as the fewest a trim past their position leaves. */
+function longReads(reply: unknown, states: ReadonlyMap<string, KeyState>): string[] {
+  if (!Array.isArray(reply)) return [];
+  const keys: string[] = [];
+  for (const [key, entries] of reply as [string, unknown][]) {
+    const state = states.get(key);
+    if (state === undefined || !Array.isArray(entries)) continue;
+    let history = COUNT;
+    for (const listener of state.listeners) history = Math.min(history, listener.history);
+    if (entries.length >= history) keys.push(key);
+  }
+  return keys;
 }

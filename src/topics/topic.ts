@@ -285,7 +285,12 @@ class LocalTopic<T> implements Topic<T>, SubscriptionHost {
   }
 
   private listen(): StoreListener {
-    const listener: StoreListener = this.store.listen(this.name, this.fanOut, (error) => this.lose(listener, error));
+    const listener: StoreListener = this.store.listen(
+      this.name,
+      this.fanOut,
+      (error) => this.lose(listener, error),
+      this.history,
+    );
     return listener;
   }
 

@@ -55,9 +55,17 @@ export interface TopicStore {
    * Delivers each event appended to `topic`, in order, to `deliver` until `stop()`. A store that can
    * no longer do so calls `lost` once and delivers nothing more: with the error when the topic
    * cannot be read any more, with `undefined` when events went by undelivered (trimmed while it was
-   * away from Redis). The topic then ends its subscriptions, which fail with the error, if any.
+   * away from Redis, or because this process read too slowly). The topic then ends its
+   * subscriptions, which fail with the error, if any. `history` is the topic's: a store that trims
+   * can tell from it when events may have gone by unread (fewer than `history` entries after the
+   * listener's position can never have been trimmed).
    */
-  listen(topic: string, deliver: (event: StoredEvent) => void, lost?: (error: unknown) => void): StoreListener;
+  listen(
+    topic: string,
+    deliver: (event: StoredEvent) => void,
+    lost?: (error: unknown) => void,
+    history?: number,
+  ): StoreListener;
   /** Orders two ids of one topic's events: negative when `a` comes first, 0 when equal, positive after. */
   compareIds(a: string, b: string): number;
 }
