@@ -1,71 +1,12 @@
 // Three Express processes share one topic on Redis (two on node-redis, one on ioredis): clients of
 // different processes receive the same sequence, and a client moved to another process resumes
 // from its Last-Event-ID. The processes run __tests__/fixtures/topics/server.mjs on the build
-// (dist/): run `npm run build` first (npm test does).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import path from 'node:path';
+// (dist/, through helpers/topicApp.ts): run `npm run build` first (npm test does).
 import { streamRequest, type ServerSentEvent, type StreamConnection } from '../../src/testing/index.js';
 import { describeWithRedis, startRedis, type RedisServer } from '../helpers/redisServer.js';
+import { startTopicApp, type TopicApp } from '../helpers/topicApp.js';
 
 jest.setTimeout(60_000);
-
-const server = path.join(__dirname, '..', 'fixtures', 'topics', 'server.mjs');
-
-interface AppProcess {
-  readonly url: string;
-  readonly stderr: () => string;
-  /** Publishes `text`; resolves its id. */
-  publish(text: string): Promise<string>;
-  /** SIGKILL: the process dies mid-stream, as a crash would. */
-  kill(): Promise<void>;
-  /** SIGTERM: its handler ends the streams and closes its Redis client; resolves with the exit code. */
-  stop(): Promise<number | null>;
-}
-
-async function startApp(redisUrl: string, library: 'redis' | 'ioredis', topic: string): Promise<AppProcess> {
-  const child: ChildProcess = spawn(process.execPath, [server], {
-    env: { ...process.env, REDIS_URL: redisUrl, LIBRARY: library, TOPIC: topic },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = once(child, 'exit') as Promise<[number | null]>;
-  let stdout = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening (\d+)/.exec(stdout);
-      if (match) resolve(Number(match[1]));
-    });
-    void exited.then(([code]) => reject(new Error(`the app process exited with ${code}: ${stderr}`)));
-  });
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    url,
-    stderr: () => stderr,
-    async publish(text) {
-      const response = await fetch(`${url}/publish`, {
-        method: 'POST',
-        body: text,
-        headers: { 'content-type': 'text/plain' },
-      });
-      expect(response.status).toBe(200);
-      return ((await response.json()) as { id: string }).id;
-    },
-    async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const [code] = await exited;
-      return code;
-    },
-  };
-}
 
 async function events(connection: StreamConnection, count: number): Promise<ServerSentEvent[]> {
   const received: ServerSentEvent[] = [];
@@ -79,14 +20,14 @@ async function events(connection: StreamConnection, count: number): Promise<Serv
 
 describeWithRedis('a topic on Redis shared by three Express processes', () => {
   let redis: RedisServer;
-  let apps: AppProcess[] = [];
+  let apps: TopicApp[] = [];
   const connections: StreamConnection[] = [];
 
   beforeAll(async () => {
     redis = await startRedis();
     const topic = `chat-${Date.now()}`;
     apps = await Promise.all(
-      (['redis', 'ioredis', 'redis'] as const).map((library) => startApp(redis.url, library, topic)),
+      (['redis', 'ioredis', 'redis'] as const).map((library) => startTopicApp(redis.url, library, topic)),
     );
   });
   afterAll(async () => {
@@ -97,7 +38,7 @@ describeWithRedis('a topic on Redis shared by three Express processes', () => {
     expect(apps.map((app) => app.stderr())).toEqual(apps.map(() => ''));
   });
 
-  async function connect(app: AppProcess, lastEventId?: string): Promise<StreamConnection> {
+  async function connect(app: TopicApp, lastEventId?: string): Promise<StreamConnection> {
     const headers = lastEventId === undefined ? {} : { 'Last-Event-ID': lastEventId };
     const connection = await streamRequest(app.url, '/events', { headers });
     connections.push(connection);
@@ -115,7 +56,7 @@ describeWithRedis('a topic on Redis shared by three Express processes', () => {
   });
 
   it('resumes a client moved to another process from its Last-Event-ID, nothing lost or repeated', async () => {
-    const [first, second, third] = apps as [AppProcess, AppProcess, AppProcess];
+    const [first, second, third] = apps as [TopicApp, TopicApp, TopicApp];
     const client = await connect(first);
     const ids: string[] = [];
     for (let n = 0; n < 5; n++) ids.push(await second.publish(`before ${n}`));
@@ -132,8 +73,8 @@ describeWithRedis('a topic on Redis shared by three Express processes', () => {
   it('resumes the clients of a process that crashed on the others', async () => {
     const topic = `crash-${Date.now()}`;
     const [victim, survivor] = await Promise.all([
-      startApp(redis.url, 'ioredis', topic),
-      startApp(redis.url, 'redis', topic),
+      startTopicApp(redis.url, 'ioredis', topic),
+      startTopicApp(redis.url, 'redis', topic),
     ]);
     apps.push(victim, survivor);
     const client = await connect(victim);
