@@ -9,6 +9,7 @@ import {
   type TopicStore,
 } from '../topics/topicStore.js';
 import { toRedisConnection, type RedisConnection } from './redisClient.js';
+import { StreamAppender } from './streamAppender.js';
 import { compareStreamIds, entryFields, eventsOf, STREAM_ID } from './streamEntry.js';
 import { StreamReader } from './streamReader.js';
 
@@ -90,11 +91,15 @@ export function redisStore(client: unknown, options: RedisStoreOptions = {}): Re
 }
 
 class RedisTopics implements RedisStore {
+  private readonly appender: StreamAppender;
+
   constructor(
     private readonly connection: RedisConnection,
     private readonly reader: StreamReader,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.appender = new StreamAppender(connection, prefix);
+  }
 
   keyOf(topic: string): string {
     return this.prefix + topic;
@@ -106,8 +111,7 @@ class RedisTopics implements RedisStore {
     // should know now that the event is not published.
     if (!this.connection.isReady) throw this.unreachable(`publish to ${key}`);
     try {
-      const id = await this.connection.send(['XADD', key, 'MAXLEN', '~', String(history), '*', ...entryFields(event)]);
-      return String(id);
+      return await this.appender.append(key, history, entryFields(event));
     } catch (error) {
       throw this.unreachable(`publish to ${key}`, error);
     }
@@ -146,15 +150,32 @@ class RedisTopics implements RedisStore {
     await this.connection.send(['DEL', this.keyOf(topic)]);
   }
 
+  /**
+   * Why a publish failed. Refused by Redis, or never sent: not stored. Sent, then the connection
+   * broke (node-redis rejects what is in flight): Redis may have stored it before the break.
+   */
   private unreachable(what: string, cause?: unknown): AsyncStreamError {
-    const reason =
+    const message = cause instanceof Error ? cause.message : describeValue(cause);
+    const [reason, outcome] =
       cause === undefined
-        ? 'the client is not connected'
-        : `the command failed: ${cause instanceof Error ? cause.message : describeValue(cause)}`;
-    return new AsyncStreamError(
-      `redisStore(): could not ${what} (${this.connection.library}): ${reason}. The event was not published; ` +
-        'retry once Redis is reachable.',
-      { cause },
-    );
+        ? ['the client is not connected', 'The event was not published; retry once Redis is reachable.']
+        : isReplyError(cause)
+          ? [`Redis refused the command: ${message}`, 'The event was not published.']
+          : [
+              `the connection broke before Redis answered: ${message}`,
+              'The event may have been stored or not; a retry may publish it twice.',
+            ];
+    return new AsyncStreamError(`redisStore(): could not ${what} (${this.connection.library}): ${reason}. ${outcome}`, {
+      cause,
+    });
   }
+}
+
+/**
+ * Whether Redis itself answered with an error (`ERR …`, `LOADING …`, `OOM …`): the command did
+ * nothing. node-redis's `ErrorReply` (and its `SimpleError`, `BlobError`), ioredis's `ReplyError`.
+ */
+function isReplyError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return error.name === 'ReplyError' || ['ErrorReply', 'SimpleError', 'BlobError'].includes(error.constructor.name);
 }
