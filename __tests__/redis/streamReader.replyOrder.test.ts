@@ -31,11 +31,13 @@ class ScriptedRedis {
     };
   }
 
-  /** The oldest command `name` not answered yet, once the reader has sent it. */
-  async next(name: string): Promise<Sent> {
+  /** The oldest command not answered yet whose arguments start with `start`, once the reader has sent it. */
+  async next(...start: string[]): Promise<Sent> {
     await settle();
-    const found = this.sent.find((sent) => sent.args[0] === name && !sent.reply.settled);
-    if (found === undefined) throw new Error(`the reader sent no ${name}`);
+    const found = this.sent.find(
+      (sent) => start.every((arg, index) => sent.args[index] === arg) && !sent.reply.settled,
+    );
+    if (found === undefined) throw new Error(`the reader sent no ${start.join(' ')}`);
     return found;
   }
 }
@@ -43,27 +45,32 @@ class ScriptedRedis {
 /** An entry as XRANGE and XREAD give it. */
 const entry = (id: string): [string, string[]] => [id, ['type', 'text', 'data', id]];
 
+const key = { key: 'k', doorbell: 'k#doorbell', history: 1_000 };
+
 describe('StreamReader', () => {
   describe('when a key gets a new listener while a read for its previous one is in flight', () => {
     it('delivers nothing from that read to it: its events begin after its own start, with no gap', async () => {
       const redis = new ScriptedRedis();
       const reader = new StreamReader(redis.connection());
-      const first = reader.listen('k', () => {});
-      (await redis.next('XREVRANGE')).reply.resolve([]);
+      const first = reader.listen(key, () => {});
+      (await redis.next('XREVRANGE', 'k#doorbell')).reply.resolve([]);
+      (await redis.next('XREVRANGE', 'k')).reply.resolve([]);
       await first.ready;
-      const stale = await redis.next('XREAD');
-      // The last listener leaves, and the key is listened to again before the blocked XREAD answers.
+      // The read that follows a start, not the doorbell's blocking one.
+      const stale = await redis.next('XREAD', 'COUNT', '1000', 'STREAMS');
+      // The last listener leaves, and the key is listened to again before that read answers.
       first.stop();
       const received: string[] = [];
-      // A history longer than any read here: no read is checked for a trim (XRANGE).
-      const second = reader.listen('k', (event) => received.push(event.id), undefined, 1_000);
+      const second = reader.listen(key, (event) => received.push(event.id));
       const stream = ['1-0', '2-0', '3-0'];
       // Redis answers the first listener's read with 1-0; the second listener's start is then 2-0.
       stale.reply.resolve([['k', [entry('1-0')]]]);
       await settle();
-      (await redis.next('XREVRANGE')).reply.resolve([entry('2-0')]);
+      // The doorbell left with the last key, and is placed again with this one.
+      (await redis.next('XREVRANGE', 'k#doorbell')).reply.resolve([]);
+      (await redis.next('XREVRANGE', 'k')).reply.resolve([entry('2-0')]);
       await second.ready;
-      const read = await redis.next('XREAD');
+      const read = await redis.next('XREAD', 'COUNT', '1000', 'STREAMS');
       const from = read.args.at(-1)!;
       read.reply.resolve([['k', stream.filter((id) => id > from).map(entry)]]);
       await settle();

@@ -9,6 +9,7 @@ import {
   type TopicStore,
 } from '../topics/topicStore.js';
 import { toRedisConnection, type RedisConnection } from './redisClient.js';
+import { doorbellOf } from './doorbells.js';
 import { StreamAppender } from './streamAppender.js';
 import { compareStreamIds, entryFields, eventsOf, STREAM_ID } from './streamEntry.js';
 import { StreamReader } from './streamReader.js';
@@ -65,10 +66,12 @@ const readers = new WeakMap<object, StreamReader>();
  * another process resumes from its `Last-Event-ID`.
  *
  * Each topic is one stream (`<prefix><name>`), trimmed with `XADD … MAXLEN ~ history`; event ids
- * are the stream's ids. Live events come from one blocking `XREAD` per process over every topic
- * with subscribers here, on a second connection made with `client.duplicate()`; it resumes from
- * the last id it delivered when the connection comes back. `publish` rejects while the client is
- * not connected. Redis Cluster is not supported (one `XREAD` reads keys of many slots).
+ * are the stream's ids. Each publish also rings the store's doorbell (`<prefix>#doorbell`, a
+ * stream of the keys published to); each process reads it with one blocking `XREAD`, on a second
+ * connection made with `client.duplicate()`, and reads the topics it names that have subscribers
+ * here, resuming from the last id it delivered when the connection comes back. `publish` rejects
+ * while the client is not connected. Redis Cluster is not supported (one `XREAD` reads keys of many
+ * slots).
  *
  * @param client - a connected client of `redis` (`createClient()`, then `await client.connect()`)
  *   or `ioredis` (`new Redis(url)`). It stays yours: the store never closes it, and its `'error'`
@@ -139,7 +142,11 @@ class RedisTopics implements RedisStore {
     lost?: (error: unknown) => void,
     history?: number,
   ): StoreListener {
-    return this.reader.listen(this.keyOf(topic), deliver, lost, history);
+    return this.reader.listen(
+      { key: this.keyOf(topic), doorbell: doorbellOf(this.prefix), history: history ?? 1 },
+      deliver,
+      lost,
+    );
   }
 
   compareIds(a: string, b: string): number {

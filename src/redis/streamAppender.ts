@@ -1,5 +1,6 @@
 // Step: publish → one stream entry, however often the client library sends the command.
 import { randomBytes } from 'node:crypto';
+import { doorbellOf } from './doorbells.js';
 import type { RedisConnection } from './redisClient.js';
 
 /**
@@ -9,18 +10,25 @@ import type { RedisConnection } from './redisClient.js';
 const REMEMBERED = 1_000;
 /** How long a publisher's memory outlives its last append: longer than any reconnect. */
 const REMEMBER_MS = 10 * 60_000;
+/**
+ * How many rings a doorbell keeps (about 50 bytes each): a reader further behind than this reads
+ * every key it follows instead.
+ */
+const RINGS = 10_000;
 
 /**
- * KEYS[1]: the topic's stream; KEYS[2]: the publisher's appends (number → id). ARGV[1]: the
- * append's number; ARGV[2]: the history to keep; ARGV[3…]: the entry's fields. An append whose
- * number is known answers the id it got then: ioredis sends unanswered commands again after a
- * reconnect (`autoResendUnfulfilledCommands`), and one that Redis had already run would otherwise
- * store the event twice, under two ids.
+ * KEYS[1]: the topic's stream; KEYS[2]: the publisher's appends (number → id); KEYS[3]: the
+ * prefix's doorbell. ARGV[1]: the append's number; ARGV[2]: the history to keep; ARGV[3…]: the
+ * entry's fields. An append whose number is known answers the id it got then: ioredis sends
+ * unanswered commands again after a reconnect (`autoResendUnfulfilledCommands`), and one that
+ * Redis had already run would otherwise store the event twice, under two ids. Each append rings
+ * the doorbell with its stream's key, which is how readers learn which keys to read.
  */
 const SCRIPT = `
 local seen = redis.call('HGET', KEYS[2], ARGV[1])
 if seen then return seen end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', '${RINGS}', '*', 'key', KEYS[1])
 redis.call('HSET', KEYS[2], ARGV[1], id)
 redis.call('HDEL', KEYS[2], tostring(tonumber(ARGV[1]) - ${REMEMBERED}))
 redis.call('PEXPIRE', KEYS[2], ${REMEMBER_MS})
@@ -34,6 +42,7 @@ return id
  */
 export class StreamAppender {
   private readonly publisherKey: string;
+  private readonly doorbell: string;
   private appended = 0;
 
   constructor(
@@ -41,6 +50,7 @@ export class StreamAppender {
     prefix: string,
   ) {
     this.publisherKey = `${prefix}#publisher:${randomBytes(8).toString('hex')}`;
+    this.doorbell = doorbellOf(prefix);
   }
 
   /** `XADD key MAXLEN ~ history * …fields`, once; resolves the entry's id. */
@@ -49,9 +59,10 @@ export class StreamAppender {
     const id = await this.connection.send([
       'EVAL',
       SCRIPT,
-      '2',
+      '3',
       key,
       this.publisherKey,
+      this.doorbell,
       number,
       String(history),
       ...fields,

@@ -1,29 +1,31 @@
-// Step: Redis → this process. One blocking XREAD over every key with local listeners, on its own connection.
+// Step: Redis → this process. The keys the doorbells name are read, and their entries handed to listeners.
 import type { StoredEvent, StoreListener } from '../topics/topicStore.js';
 import { warn } from '../warn.js';
+import { Doorbells, type DoorbellHost } from './doorbells.js';
 import { findGaps, findWrongTypes, isWrongType } from './lostKeys.js';
 import type { RedisConnection } from './redisClient.js';
 import { compareStreamIds, eventsOf, lastEntryId } from './streamEntry.js';
 
-/**
- * How long one `XREAD` blocks. New keys wake it at once (`CLIENT UNBLOCK`); the limit bounds how
- * long a connection that died silently goes unnoticed, and how late a new key is read where a
- * server refuses `CLIENT UNBLOCK` (an ACL without it).
- */
-const BLOCK_MS = 5_000;
 /** At most this many entries per key and read: a burst is read in several rounds, never all at once. */
 const COUNT = 1_000;
-/** Waits between attempts while Redis is unreachable: doubled from the first to the last. */
+/** Waits between reads that failed: doubled from the first to the last. */
 const RETRY_MS = [50, 5_000] as const;
 
 type Deliver = (event: StoredEvent) => void;
 type Lost = (error: unknown) => void;
 
+/** What a key is, for the reader: its stream, the doorbell its publishes ring, its topic's history. */
+export interface ReadKey {
+  readonly key: string;
+  readonly doorbell: string;
+  /** A read of fewer entries after the last id delivered cannot follow a trim past it. */
+  readonly history: number;
+}
+
 /** One `listen()`: its own object, so that the same function listening twice is stopped once per call. */
 interface Listener {
   readonly deliver: Deliver;
   readonly lost: Lost | undefined;
-  /** Its topic's history: a read of fewer entries after the last id delivered cannot follow a trim past it. */
   readonly history: number;
 }
 
@@ -31,47 +33,40 @@ interface Listener {
 interface KeyState {
   /** The last id delivered: the next read starts after it. `undefined` until it is known. */
   lastId: string | undefined;
+  readonly doorbell: string;
   readonly listeners: Set<Listener>;
   readonly ready: Promise<void>;
 }
 
 /**
- * Reads every key that has listeners in this process with one blocking `XREAD`, on a connection of
- * its own (`client.duplicate()`), and hands each entry to the key's listeners. One reader per
- * client: a topic per user (thousands of keys) is one connection, not thousands. It resumes from
- * the last id it delivered after a lost connection, so nothing Redis still holds is missed; it
- * stops, and closes its connection, when the last listener leaves.
+ * Follows every key that has listeners in this process. A publish rings its store's doorbell (see
+ * `StreamAppender`); the doorbells are read with one blocking `XREAD` on a connection of their own
+ * (`Doorbells`), and only the keys they name are read, with one `XREAD` on the user's client, from
+ * the last id delivered. So a ring costs the same whether the process follows one topic or ten
+ * thousand. Every key is read after a quiet spell or a lost connection (with a check for a trim
+ * past its position), so that nothing Redis still holds is missed.
  */
-export class StreamReader {
+export class StreamReader implements DoorbellHost {
   private readonly keys = new Map<string, KeyState>();
-  private connection: RedisConnection | undefined;
-  private running = false;
-  /** Aborts the `duplicate()` under way, if any: see `stop()`. */
-  private opening: AbortController | undefined;
-  /** The reading connection's `CLIENT ID` while an `XREAD` blocks, for `CLIENT UNBLOCK`. */
-  private blockedClient: string | undefined;
-  /** A key was added after the running `XREAD` was sent: it must be woken. */
-  private wakeWanted = false;
-  private idle: (() => void) | undefined;
-  /** The reading connection's `connects` at the last read: a new value means a reconnect, see `unsure`. */
-  private readerConnects: number | undefined;
-  /**
-   * The reader was away from Redis (a failed read, or ioredis sending the XREAD again on a new
-   * connection): entries it never read may have been trimmed since, which the next read must check.
-   */
-  private unsure = false;
+  private readonly doorbells: Doorbells;
+  /** Keys to read: rung, or started. */
+  private dirty = new Set<string>();
+  private fetching = false;
+  /** Keys whose position must be checked before their next read is delivered: see `readAll`. */
+  private readonly unsure = new Set<string>();
 
-  constructor(private readonly main: RedisConnection) {}
+  constructor(private readonly main: RedisConnection) {
+    this.doorbells = new Doorbells(main, this);
+  }
 
   /**
    * Starts delivering `key`'s new entries to `deliver`; `ready` resolves once the start position is
-   * fixed. `lost` is called if the key cannot be read any more; see `TopicStore.listen`. Without
-   * `history`, every read of the key is checked for a trim past its position.
+   * fixed. `lost` is called if the key cannot be read any more; see `TopicStore.listen`.
    */
-  listen(key: string, deliver: Deliver, lost?: Lost, history = 1): StoreListener {
+  listen({ key, doorbell, history }: ReadKey, deliver: Deliver, lost?: Lost): StoreListener {
     let state = this.keys.get(key);
     if (state === undefined) {
-      const created: KeyState = { lastId: undefined, listeners: new Set(), ready: Promise.resolve() };
+      const created: KeyState = { lastId: undefined, doorbell, listeners: new Set(), ready: Promise.resolve() };
       const ready = this.startAt(key, created);
       state = Object.assign(created, { ready });
       this.keys.set(key, state);
@@ -84,19 +79,42 @@ export class StreamReader {
     return { ready, stop: () => this.unlisten(key, listener) };
   }
 
-  /** Fixes where `key` starts: after its last entry now. Entries added later are all delivered. */
+  rang(keys: ReadonlySet<string>): void {
+    for (const key of keys) if (this.keys.get(key)?.lastId !== undefined) this.dirty.add(key);
+    this.fetch();
+  }
+
+  readAll(unsure: boolean): void {
+    for (const [key, state] of this.keys) {
+      if (state.lastId === undefined) continue;
+      this.dirty.add(key);
+      if (unsure) this.unsure.add(key);
+    }
+    this.fetch();
+  }
+
+  /**
+   * Fixes where `key` starts: after its last entry now. Its doorbell, if new here, is placed first
+   * (sent before, answered before): every publish after the start rings after that place.
+   */
   private async startAt(key: string, state: KeyState): Promise<void> {
+    const unplaced = this.doorbells.add(state.doorbell);
     try {
-      const reply = await this.main.send(['XREVRANGE', key, '+', '-', 'COUNT', '1']);
+      const [bell, last] = await Promise.all([
+        unplaced ? this.main.send(['XREVRANGE', state.doorbell, '+', '-', 'COUNT', '1']) : undefined,
+        this.main.send(['XREVRANGE', key, '+', '-', 'COUNT', '1']),
+      ]);
+      if (this.keys.get(key) !== state) return;
+      if (unplaced) this.doorbells.place(state.doorbell, bell);
       // The last entry, whoever wrote it: from '0-0', the whole stream would come as new events.
-      state.lastId = lastEntryId(reply) ?? '0-0';
+      state.lastId = lastEntryId(last) ?? '0-0';
     } catch (error) {
       if (this.keys.get(key) === state) this.forget(key);
       throw error;
     }
-    if (this.keys.get(key) !== state) return;
-    this.wake();
-    this.run();
+    // Published between the start and the first ring read: read once now.
+    this.dirty.add(key);
+    this.fetch();
   }
 
   private unlisten(key: string, listener: Listener): void {
@@ -105,10 +123,14 @@ export class StreamReader {
     this.forget(key);
   }
 
-  /** `key` leaves the read; the last one to leave stops the reader. */
+  /** `key` leaves the read, and its doorbell with the last key of its prefix. */
   private forget(key: string): void {
+    const state = this.keys.get(key);
+    if (state === undefined) return;
     this.keys.delete(key);
-    if (this.keys.size === 0) this.stop();
+    this.dirty.delete(key);
+    this.unsure.delete(key);
+    this.doorbells.remove(state.doorbell);
   }
 
   /** `key` cannot be followed any more: it leaves the read, and its listeners are told why. */
@@ -124,114 +146,82 @@ export class StreamReader {
     }
   }
 
-  /** Starts the read loop unless it runs. */
-  private run(): void {
-    if (this.running) return;
-    this.running = true;
-    void this.loop().finally(() => {
-      this.running = false;
-      if (this.keys.size > 0) this.run();
+  /** Reads the dirty keys, one `XREAD` at a time, until none is left. */
+  private fetch(): void {
+    if (this.fetching || this.dirty.size === 0) return;
+    this.fetching = true;
+    void this.fetchAll().finally(() => {
+      this.fetching = false;
+      this.fetch();
     });
   }
 
-  private async loop(): Promise<void> {
-    for (let attempt = 0; this.keys.size > 0;) {
-      if (![...this.keys.values()].some((state) => state.lastId !== undefined)) {
-        await new Promise<void>((resolve) => (this.idle = resolve));
-        continue;
-      }
+  private async fetchAll(): Promise<void> {
+    for (let attempt = 0; this.dirty.size > 0;) {
+      const keys = [...this.dirty].filter((key) => this.keys.get(key)?.lastId !== undefined);
+      this.dirty = new Set();
+      if (keys.length === 0) return;
       try {
-        const connection = this.connection ?? (await this.open());
-        if (this.keys.size === 0) break;
-        const reply = await this.read(connection);
-        await this.checkPlaces(connection, reply);
-        this.unsure = false;
+        await this.fetchKeys(keys);
         attempt = 0;
-        this.deliver(reply);
       } catch (error) {
-        if (this.keys.size === 0) break;
-        // One key that is not a stream fails the XREAD of all: it leaves, and the others are read again at once.
-        if (isWrongType(error) && (await this.dropWrongTypes())) continue;
-        // Redis went away: read again from the last ids delivered once it is back.
-        this.unsure = true;
-        await this.pause(attempt++);
+        // The rings that named these keys are spent: they are read again once the key that is no
+        // longer a stream has left, or Redis answers again (checked then: it may have trimmed meanwhile).
+        for (const key of keys) if (this.keys.has(key)) this.dirty.add(key);
+        if (isWrongType(error) && (await this.dropWrongTypes(keys))) continue;
+        for (const key of keys) if (this.keys.has(key)) this.unsure.add(key);
+        if (!(await this.pause(attempt++))) return;
       }
     }
-    this.closeConnection();
   }
 
-  /** Opens the reading connection; `stop()` closes it even while it is still trying to reach Redis. */
-  private async open(): Promise<RedisConnection> {
-    const opening = (this.opening = new AbortController());
-    try {
-      return (this.connection = await this.main.duplicate(opening.signal));
-    } finally {
-      if (this.opening === opening) this.opening = undefined;
-    }
-  }
-
-  /** One blocking `XREAD` of every key whose start is known, from its last id delivered. */
-  private async read(connection: RedisConnection): Promise<unknown> {
-    // Taken together with clearing `wakeWanted`: a key ready from now on wakes this read.
-    this.wakeWanted = false;
-    const keys: string[] = [];
-    const ids: string[] = [];
-    for (const [key, state] of this.keys) {
-      if (state.lastId === undefined) continue;
-      keys.push(key);
-      ids.push(state.lastId);
-    }
-    // Sent together: the id is known while the XREAD blocks.
-    const clientId = connection.send(['CLIENT', 'ID']);
-    const reply = connection.send([
-      'XREAD',
-      'COUNT',
-      String(COUNT),
-      'BLOCK',
-      String(BLOCK_MS),
-      'STREAMS',
-      ...keys,
-      ...ids,
+  /**
+   * Waits until the client is ready and `attempt`'s delay (doubled from the first to the last) has
+   * passed, so that a command Redis keeps refusing is not sent in a loop. Resolves false when the
+   * client ended: the next ring or `readAll` tries again.
+   */
+  private async pause(attempt: number): Promise<boolean> {
+    const delay = Math.min(RETRY_MS[0] * 2 ** attempt, RETRY_MS[1]);
+    const [ready] = await Promise.all([
+      this.main.whenReady().then(
+        () => true,
+        () => false,
+      ),
+      new Promise((resolve) => setTimeout(resolve, delay)),
     ]);
-    let blocking = true;
-    clientId.then(
-      (id) => {
-        if (!blocking) return;
-        this.blockedClient = String(id);
-        if (this.wakeWanted) this.unblock();
-      },
-      () => {},
-    );
-    let result: unknown;
-    try {
-      result = await reply;
-    } finally {
-      blocking = false;
-      this.blockedClient = undefined;
-    }
-    if (this.readerConnects !== undefined && connection.connects !== this.readerConnects) this.unsure = true;
-    this.readerConnects = connection.connects;
-    return result;
+    return ready;
+  }
+
+  /** One `XREAD` of `keys` from their last ids; checked for trims, then delivered. Keys read to `COUNT` are read again. */
+  private async fetchKeys(keys: readonly string[]): Promise<void> {
+    const ids = keys.map((key) => this.keys.get(key)!.lastId!);
+    const suspects = keys.filter((key) => this.unsure.has(key));
+    const reply = await this.main.send(['XREAD', 'COUNT', String(COUNT), 'STREAMS', ...keys, ...ids]);
+    await this.checkPlaces(reply, suspects);
+    for (const key of suspects) this.unsure.delete(key);
+    this.deliver(reply);
+    if (!Array.isArray(reply)) return;
+    for (const [key, entries] of reply as [string, unknown][])
+      if (Array.isArray(entries) && entries.length >= COUNT) this.dirty.add(key);
   }
 
   /**
    * Before a read is delivered: a key trimmed past its last id delivered is lost, so that its
-   * subscribers resume from the history and are told to reset, rather than go on past a gap. Every
-   * key is checked after the reader was away (`unsure`); otherwise only the keys this read brought
-   * at least `history` entries of (or a full `COUNT`): `MAXLEN ~ history` keeps at least `history`
-   * entries, so a trim past the position leaves that many after it, and a shorter read proves none.
+   * subscribers resume from the history and are told to reset, rather than go on past a gap. The
+   * `suspects` are checked (the reader was away), and the keys this read brought at least `history`
+   * entries of (or a full `COUNT`): `MAXLEN ~ history` keeps at least `history` entries, so a trim
+   * past the position leaves that many after it, and a shorter read proves none.
    */
-  private async checkPlaces(connection: RedisConnection, reply: unknown): Promise<void> {
+  private async checkPlaces(reply: unknown, suspects: readonly string[]): Promise<void> {
     // The states as checked: a key that left and came back meanwhile starts afresh, and is kept.
     const states = new Map(this.keys);
-    const suspects = this.unsure ? states.keys() : longReads(reply, states);
     const places = new Map<string, string>();
-    for (const key of suspects) {
+    for (const key of [...suspects, ...longReads(reply, states)]) {
       const lastId = states.get(key)?.lastId;
       if (lastId !== undefined) places.set(key, lastId);
     }
     if (places.size === 0) return;
-    for (const key of await findGaps(connection, places)) this.lose(key, states.get(key), undefined);
+    for (const key of await findGaps(this.main, places)) this.lose(key, states.get(key), undefined);
   }
 
   /** Hands each entry read to its key's listeners, in order, once. */
@@ -255,7 +245,7 @@ export class StreamReader {
         }
       }
       // Past every entry read, the skipped ones too: an entry of another writer, last in the
-      // stream, would otherwise be returned at once by every XREAD that follows.
+      // stream, would otherwise be read again by every read that follows.
       const last = lastEntryId(entries);
       if (last !== undefined && (state.lastId === undefined || compareStreamIds(last, state.lastId) > 0))
         state.lastId = last;
@@ -263,72 +253,11 @@ export class StreamReader {
   }
 
   /** Loses the keys that are no longer streams, with an error naming each. Resolves whether it found any. */
-  private async dropWrongTypes(): Promise<boolean> {
+  private async dropWrongTypes(keys: readonly string[]): Promise<boolean> {
     const states = new Map(this.keys);
-    const read = [...states].filter(([, state]) => state.lastId !== undefined).map(([key]) => key);
-    const wrong = await findWrongTypes(this.main, read).catch(() => new Map<string, Error>());
+    const wrong = await findWrongTypes(this.main, keys).catch(() => new Map<string, Error>());
     for (const [key, error] of wrong) this.lose(key, states.get(key), error);
     return wrong.size > 0;
-  }
-
-  /** A key is ready: the blocked `XREAD` is woken to include it. */
-  private wake(): void {
-    const idle = this.idle;
-    this.idle = undefined;
-    idle?.();
-    this.wakeWanted = true;
-    if (this.blockedClient !== undefined) this.unblock();
-  }
-
-  private unblock(): void {
-    const client = this.blockedClient;
-    this.wakeWanted = false;
-    if (client === undefined || !this.main.isReady) return;
-    // Refused by an ACL without CLIENT: the XREAD then ends at its BLOCK limit instead.
-    this.main.send(['CLIENT', 'UNBLOCK', client]).catch(() => {});
-  }
-
-  /**
-   * Waits before reading again: `attempt` doubles the wait; the connection coming back, a new key or
-   * the last listener leaving ends it sooner.
-   */
-  private pause(attempt: number): Promise<void> {
-    const delay = Math.min(RETRY_MS[0] * 2 ** attempt, RETRY_MS[1]);
-    const connection = this.connection;
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        if (this.idle === done) this.idle = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, delay);
-      this.idle = done;
-      // A reply that failed on a live connection (not a lost one) waits the whole delay. A connection
-      // that stopped reconnecting for good (its retry strategy gave up) is replaced by the next attempt.
-      if (connection !== undefined && !connection.isReady)
-        connection.whenReady().then(done, () => this.dropConnection(connection));
-    });
-  }
-
-  /** The last listener left: the blocked read is dropped with its connection. */
-  private stop(): void {
-    // The keys that come next start afresh: there is no place of theirs to check.
-    this.readerConnects = undefined;
-    this.unsure = false;
-    this.wake();
-    this.opening?.abort();
-    this.opening = undefined;
-    this.closeConnection();
-  }
-
-  private dropConnection(connection: RedisConnection): void {
-    if (this.connection !== connection) return;
-    this.connection = undefined;
-    connection.close();
-  }
-
-  private closeConnection(): void {
-    if (this.connection !== undefined) this.dropConnection(this.connection);
   }
 }
 
