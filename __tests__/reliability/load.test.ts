@@ -9,6 +9,7 @@ import { contentOf, matchesContent } from './content.js';
 import { openFileLimit } from './fdLimit.js';
 import { heapAfterGc, inMiB } from './heap.js';
 import { createProgress } from './progress.js';
+import { random, seedFrom } from './random.js';
 
 const KiB = 1024;
 const STREAMS = 2_000;
@@ -38,18 +39,6 @@ if (!enoughFiles)
   console.warn(
     `load.test.ts: ${STREAMS} concurrent streams need ${FILES_NEEDED} open files, but ulimit -n is ${fileLimit}: skipped.`,
   );
-
-/** A small seeded PRNG (mulberry32): the set of clients that drop, and where, is replayable from the seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Counts the client side keeps as events arrive, so that waiting on them costs no scan of every client. */
 interface ClientTally {
@@ -282,7 +271,7 @@ describe(`asyncStream() with ${STREAMS} concurrent streams`, () => {
   itWithEnoughFiles(
     `delivers every byte to the clients that stay, closes every generator, and returns the heap to its level${skipNote}`,
     async () => {
-      const seed = Number(process.env['LOAD_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+      const seed = seedFrom('LOAD_SEED');
       // A small run first, so that code compiled and caches filled once do not count as growth.
       const warmUp = await runLoad(150, seed, await heapAfterGc());
       expect(warmUp.finallyRan).toBe(150);
