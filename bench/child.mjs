@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { contenders } from './contenders.mjs';
 import { floorContenders, sseFloorContenders } from './floorContenders.mjs';
+import { collectedMemory } from './memory.mjs';
 import { stats } from './resourceWorkloads.mjs';
 import { sseContenders } from './sseContenders.mjs';
 import { runLatency } from './workloads.mjs';
@@ -16,17 +17,6 @@ const server = await sets[process.argv[2]][process.argv[3]]();
 // seen every client leave.
 let closedSockets = 0;
 server.server.on('connection', (socket) => socket.once('close', () => closedSockets++));
-
-/** Memory after full collections; two, a turn apart, so weak callbacks and finalizers queued by the first have run. */
-async function collectedMemory() {
-  for (let i = 0; i < 2; i++) {
-    globalThis.gc();
-    await sleep(10);
-  }
-  globalThis.gc();
-  const { heapUsed, rss, arrayBuffers } = process.memoryUsage();
-  return { heapUsed, rss, arrayBuffers };
-}
 
 /** Polls `isDone` every 10 ms; resolves whether it became true within `ms`. */
 async function waitFor(isDone, ms) {

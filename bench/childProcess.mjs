@@ -1,6 +1,6 @@
-// The runner's side of child.mjs: fork one contender's server, ask it things over
-// IPC, stop it.
-import { fork } from 'node:child_process';
+// The runner's side of its children (child.mjs, and the fanout workload's server and
+// clients): fork one, ask it things over IPC, stop it.
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
@@ -27,8 +27,35 @@ async function nextMessage(proc) {
  * Forks child.mjs for contender `name` of `set` (octet or sse); `gc` adds
  * --expose-gc. Resolves { url, ask(msg), stop() } once the server listens.
  */
-export async function startChild(set, name, { gc = false } = {}) {
-  const proc = fork(CHILD, [set, name], { stdio: 'inherit', execArgv: gc ? ['--expose-gc'] : [] });
+export function startChild(set, name, { gc = false } = {}) {
+  return startProcess(CHILD, [set, name], { gc });
+}
+
+/** The soft and hard limits on open files (`ulimit -n`, `ulimit -Hn`) children inherit, read from a shell. */
+export function openFileLimits() {
+  const [soft, hard] = execFileSync('sh', ['-c', 'ulimit -n; ulimit -Hn'], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((line) => (line === 'unlimited' ? Infinity : Number(line)));
+  return { soft, hard };
+}
+
+/**
+ * Starts the Node script `script` with `args` and an IPC channel; `gc` adds
+ * --expose-gc; `fileLimit`, when above the inherited soft limit, raises the child's
+ * limit on open files to it (`sh -c 'ulimit -n …; exec node …'`, which keeps the IPC
+ * channel's descriptor). Resolves the child's first message, with ask(msg) and stop().
+ */
+export async function startProcess(script, args, { gc = false, fileLimit = 0 } = {}) {
+  const execArgv = gc ? ['--expose-gc'] : [];
+  const proc =
+    fileLimit > openFileLimits().soft
+      ? spawn(
+          'sh',
+          ['-c', `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, ...execArgv, script, ...args],
+          { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] },
+        )
+      : fork(script, args, { stdio: 'inherit', execArgv });
   const stop = async () => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = once(proc, 'exit');
@@ -39,9 +66,9 @@ export async function startChild(set, name, { gc = false } = {}) {
     clearTimeout(kill);
   };
   try {
-    const { url } = await nextMessage(proc);
+    const first = await nextMessage(proc);
     return {
-      url,
+      ...first,
       ask: (msg) => {
         const answer = nextMessage(proc);
         proc.send(msg);

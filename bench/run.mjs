@@ -1,4 +1,4 @@
-// The runner: `node bench/run.mjs [--quick] [--node <major>]`. It runs on the chosen
+// The runner: `node bench/run.mjs [--quick] [--node <major>] [--only <parts>]`. It runs on the chosen
 // Node line (default 26), its binary from the npm registry (nodeLine.mjs): started on
 // any other Node, it runs itself again on that one. Each contender's server runs in its
 // own child process (child.mjs), forked afresh for every contender × round, and
@@ -18,6 +18,9 @@ import { parseArgs } from 'node:util';
 import { startChild } from './childProcess.mjs';
 import { contenders } from './contenders.mjs';
 import { installDependencies } from './dependencies.mjs';
+import { renderFanout } from './fanoutReport.mjs';
+import { runFanout } from './fanoutRuns.mjs';
+import { FANOUT } from './fanoutWorkload.mjs';
 import { floorContenders, sseFloorContenders } from './floorContenders.mjs';
 import { nodeBinary } from './nodeLine.mjs';
 import { machineLine, median, percentile, renderResources, renderThroughput } from './report.mjs';
@@ -29,8 +32,21 @@ import { runSse, sseWorkloads } from './sseWorkload.mjs';
 import { runThroughput, workloads } from './workloads.mjs';
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, node: { type: 'string', default: '26' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    node: { type: 'string', default: '26' },
+    only: { type: 'string' },
+  },
 });
+// The parts of the bench, in the order they run; --only runs the ones it names (comma-separated).
+const PARTS = ['throughput', 'resources', 'fanout'];
+const only = args.only?.split(',') ?? PARTS;
+const unknown = only.filter((part) => !PARTS.includes(part));
+if (unknown.length > 0) {
+  console.error(`--only takes ${PARTS.join(', ')} (comma-separated), but received ${JSON.stringify(args.only)}.`);
+  process.exit(2);
+}
+const runs = (part) => only.includes(part);
 installDependencies();
 const node = await nodeBinary(args.node);
 if (realpathSync(process.execPath) !== realpathSync(node)) {
@@ -58,6 +74,7 @@ const plan = quick
       resourceRounds: 1,
       idleStreams: 500,
       slowWindowMs: 1000,
+      fanout: { subscribers: FANOUT.quickSubscribers, rounds: 1 },
     }
   : {
       mode: 'full',
@@ -67,6 +84,7 @@ const plan = quick
       resourceRounds: 5,
       idleStreams: IDLE.streams,
       slowWindowMs: 3000,
+      fanout: { subscribers: FANOUT.subscribers, rounds: 3 },
     };
 // The floors run the throughput workloads only (floorContenders.mjs); their rows follow
 // the hand-written baseline's, which comes first in each set.
@@ -108,7 +126,7 @@ async function warmMedians(routes, warmups) {
 }
 
 const throughput = { ...table(['big', 'small', 'latency'], octetThroughput), ...table(['sse'], sseThroughput) };
-for (let round = 0; round < plan.rounds; round++) {
+for (let round = 0; round < (runs('throughput') ? plan.rounds : 0); round++) {
   for (const name of rotated(octetThroughput, round)) {
     await withChild('octet', name, {}, async (child) => {
       const [bigMs, smallMs] = await warmMedians(
@@ -137,7 +155,7 @@ const measures = {
   disconnect: (child) => measureDisconnect(child),
   slow: (child) => measureSlow(child, plan.slowWindowMs),
 };
-for (let round = 0; round < plan.resourceRounds; round++) {
+for (let round = 0; round < (runs('resources') ? plan.resourceRounds : 0); round++) {
   for (const name of rotated(octet, round)) {
     for (const [workload, measure] of Object.entries(measures)) {
       const figures = await withChild('octet', name, { gc: true }, measure);
@@ -151,14 +169,25 @@ for (let round = 0; round < plan.resourceRounds; round++) {
   }
 }
 
+const fanout = runs('fanout') ? await runFanout(plan.fanout, log) : undefined;
+
 const wallS = (performance.now() - t0) / 1000;
-const output =
-  `${machineLine(plan)} · wall time ${wallS.toFixed(0)} s\n\n` +
-  `${renderThroughput(throughput, plan)}\n\n${renderResources(resources, { ...plan, rounds: plan.resourceRounds, throughputRounds: plan.rounds })}\n`;
+const tables = [
+  runs('throughput') && renderThroughput(throughput, plan),
+  runs('resources') &&
+    renderResources(resources, { ...plan, rounds: plan.resourceRounds, throughputRounds: plan.rounds }),
+  fanout && renderFanout(fanout, plan.fanout),
+].filter(Boolean);
+const mode = args.only === undefined ? plan.mode : `${plan.mode}, only ${only.join(', ')}`;
+const output = `${machineLine({ mode })} · wall time ${wallS.toFixed(0)} s\n\n${tables.join('\n\n')}\n`;
 console.log(output);
-const file = quick ? new URL('./scratch/RESULTS.quick.md', import.meta.url) : new URL('./RESULTS.md', import.meta.url);
+// Only a full run of every part replaces this Node line's section of bench/RESULTS.md.
+const scratch = quick || args.only !== undefined;
+const file = scratch
+  ? new URL(`./scratch/RESULTS.${quick ? 'quick' : 'full'}${args.only ? `.${only.join('+')}` : ''}.md`, import.meta.url)
+  : new URL('./RESULTS.md', import.meta.url);
 // bench/scratch is gitignored, and may not exist in a fresh clone.
-if (quick) await mkdir(new URL('./scratch/', import.meta.url), { recursive: true });
+if (scratch) await mkdir(new URL('./scratch/', import.meta.url), { recursive: true });
 const line = process.versions.node.split('.')[0];
 await writeResults(file, line, output);
 console.error(`written to ${file.pathname}, section Node ${line}`);

@@ -13,6 +13,11 @@ export interface StreamContext {
   readonly signal: AbortSignal;
 }
 
+/** What a request's context ends when it aborts (see {@link RequestContext.watch}). */
+export interface Endable {
+  end(): void;
+}
+
 /**
  * One request's context. The `AbortController` is created on first use of `signal`, so a stream
  * whose code never asks for it costs no controller.
@@ -21,6 +26,7 @@ export class RequestContext implements StreamContext {
   private controller: AbortController | undefined;
   private abortReason: unknown;
   private aborted = false;
+  private watchers: Endable[] | undefined;
 
   constructor(
     readonly req: Request,
@@ -35,12 +41,31 @@ export class RequestContext implements StreamContext {
     return this.controller.signal;
   }
 
-  /** Aborts `signal` with `reason`; only the first call counts. */
+  /** Aborts `signal` with `reason`, then ends what {@link watch} was given; only the first call counts. */
   abort(reason: unknown): void {
     if (this.aborted) return;
     this.aborted = true;
     this.abortReason = reason;
     this.controller?.abort(reason);
+    const watchers = this.watchers;
+    this.watchers = undefined;
+    watchers?.forEach((watcher) => watcher.end());
+  }
+
+  /**
+   * Ends `watcher` when the context aborts (at once if it has): what an `'abort'` listener on
+   * `signal` does, without the controller `signal` creates. A topic subscription made in a request
+   * ends with it this way: one controller per subscriber would weigh on a topic's fan-out.
+   */
+  watch(watcher: Endable): void {
+    if (this.aborted) watcher.end();
+    else (this.watchers ??= []).push(watcher);
+  }
+
+  /** Stops watching `watcher`. */
+  unwatch(watcher: Endable): void {
+    const index = this.watchers?.indexOf(watcher) ?? -1;
+    if (index !== -1) this.watchers!.splice(index, 1);
   }
 }
 

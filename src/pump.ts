@@ -7,44 +7,54 @@ import { isPromiseLike, type ChunkSource } from './source.js';
 /** A batch this large is written at once instead of at the end of the tick. */
 const MAX_BATCH = 16 * 1024;
 
+/** Called once the body is over: with the failure to report, if it failed. */
+export type PumpDone = (session: StreamSession, failure?: { error: unknown }) => void;
+
 /**
- * Moves chunks from `source` through `session` until the body ends or the session closes.
+ * Moves chunks from `source` through `session` until the body ends or the session closes, then
+ * calls `done`.
  *
  * Chunks produced in the same tick are coalesced into one write (at most 16 KiB, or when the
  * producer next waits for I/O or a timer): never later than the end of the current tick, so no
  * latency is added. After a write the socket refuses, nothing more is pulled until `'drain'`, so a
  * slow client holds the producer back. `head` (status and headers) goes out with the first write.
+ * A fed source (a topic subscription) has a pump of its own: see `pumpFed`.
  *
- * @throws TypeError for a chunk that is not a string or bytes, and whatever the source throws;
- *   chunks produced before either are written first.
+ * The failure passed to `done` is a TypeError for a chunk that is not a string or bytes, or
+ * whatever the source throws; chunks produced before either are written first.
  */
-export function pump(session: StreamSession, source: ChunkSource, head: Head): Promise<void> {
-  return new Pump(session, source, head).run();
+export function pump(session: StreamSession, source: ChunkSource, head: Head, done: PumpDone): void {
+  new Pump(session, source, head).run().then(
+    () => done(session),
+    (error: unknown) => done(session, { error }),
+  );
 }
 
 /** The position reported for chunks the pump adds itself (last words): never invalid. */
 const OWN_CHUNK = -1;
 
-class Pump {
-  private readonly batch = new ChunkBatch();
-  private started = false;
-  private flushScheduled = false;
+/** The pump of a pulled source, and what every pump shares: the batch, the writes, the last words. */
+export class Pump {
+  protected readonly batch = new ChunkBatch();
+  protected started = false;
+  protected flushScheduled = false;
+  /** Only a source with keep-alives needs to know when the pump waits: byte streams skip the calls. */
+  protected readonly keepsAlive: boolean;
 
   constructor(
-    private readonly session: StreamSession,
-    private readonly source: ChunkSource,
+    protected readonly session: StreamSession,
+    protected readonly source: ChunkSource,
     private readonly head: Head,
   ) {
     // Other code ending the response: what the batch holds goes out first.
     session.watchEnd(() => this.flush());
+    this.keepsAlive = source.heartbeat !== undefined;
     if (source.heartbeat !== undefined) session.keepAlive(source.heartbeat.every, source.heartbeat.chunk);
   }
 
   async run(): Promise<void> {
-    const { session, source } = this;
+    const { session, source, keepsAlive } = this;
     const { encode } = source;
-    // Only a source with keep-alives needs to know when the pump waits: byte streams skip the calls.
-    const keepsAlive = source.heartbeat !== undefined;
     for (let index = 0; ; index++) {
       // After a write the socket refused, nothing more is pulled until 'drain'.
       while (!session.isDrained) {
@@ -74,12 +84,22 @@ class Pump {
       }
       this.add(chunk, index);
     }
+    this.finish();
+  }
+
+  /** Writes what the batch holds, if the stream is still open. */
+  protected flush(): void {
+    if (this.session.isOpen && !this.batch.isEmpty) this.session.write(this.batch.take());
+  }
+
+  /** The body is done: what the batch holds goes out, and the response ends. */
+  protected finish(): void {
     this.flush();
-    session.end(this.started ? undefined : this.head);
+    this.session.end(this.started ? undefined : this.head);
   }
 
   /** Writes what the batch holds and, once the stream has started, the source's last words; rethrows `error`. */
-  private failWith(error: unknown): never {
+  protected failWith(error: unknown): never {
     const { lastWords } = this.source;
     if (lastWords !== undefined && this.session.isOpen && this.session.hasStarted) {
       try {
@@ -93,7 +113,7 @@ class Pump {
     throw error;
   }
 
-  private add(chunk: unknown, index: number): void {
+  protected add(chunk: unknown, index: number): void {
     if (!isChunk(chunk)) {
       this.flush();
       throw chunkTypeError(chunk, index);
@@ -109,20 +129,18 @@ class Pump {
       this.flushScheduled = true;
       // process.nextTick runs once the microtasks of this tick are done: when the producer awaits
       // real I/O or a timer, or ends. A producer that never waits is written at MAX_BATCH instead.
-      process.nextTick(this.flushAtTickEnd);
+      process.nextTick(Pump.flushAtTickEnd, this);
     }
   }
 
-  private readonly flushAtTickEnd = (): void => {
+  /** The end of the tick: what the batch holds goes out, unless the socket still holds a refused write (then at 'drain'). */
+  protected writeAtTickEnd(): void {
     this.flushScheduled = false;
-    // After a refused write, the batch waits for 'drain' (the pump writes it then).
     if (this.session.isDrained) this.flush();
-  };
-
-  /** Writes what the batch holds, if the stream is still open. */
-  private flush(): void {
-    if (this.session.isOpen && !this.batch.isEmpty) this.session.write(this.batch.take());
   }
+
+  // Static, with the pump as argument: no closure per pump, and every open stream has one.
+  private static readonly flushAtTickEnd = (pump: Pump): void => pump.writeAtTickEnd();
 
   /**
    * Fixes the status and headers at the first chunk, even while that chunk waits in the batch:

@@ -28,7 +28,37 @@ export interface ChunkSource {
   readonly heartbeat?: { readonly every: number; readonly chunk: Chunk } | undefined;
   /** The last chunk to write when the values fail after the stream started (`sse` error events). */
   readonly lastWords?: ((error: unknown) => Chunk | undefined) | undefined;
+  /** Set for a body that is fed rather than pulled: the pump reads it through this instead of `next()`. */
+  readonly feed?: Feed | undefined;
 }
+
+/**
+ * How the pump reads a body that is fed by others (a topic subscription, which a publisher fills):
+ * it takes every value waiting, then the body wakes it once it holds more. Unlike `next()`, waiting
+ * costs no promise per value and no suspended frame, which counts once per subscriber of a topic.
+ */
+export interface Feed {
+  /**
+   * The next value at once, or {@link FEED_IDLE} while none waits, or {@link FEED_END} once the
+   * body is over.
+   *
+   * @throws what the body failed with.
+   */
+  take(): unknown;
+  /**
+   * Calls `pump.wake()` once `take()` has an answer again, at the end of the tick in which it came
+   * (after the microtasks): the values fed in one tick are taken, and written, together.
+   */
+  onReady(pump: { wake(): void }): void;
+}
+
+/** What {@link Feed.take} returns while no value waits. */
+export const FEED_IDLE = Symbol('express-async-stream.feedIdle');
+/** What {@link Feed.take} returns once the body is over. */
+export const FEED_END = Symbol('express-async-stream.feedEnd');
+
+/** A body keeps its {@link Feed} under this key (as a getter): the pump then reads it through that. */
+export const fed = Symbol('express-async-stream.fed');
 
 const ignore = (): void => {};
 
@@ -138,5 +168,8 @@ export type Values = AsyncIterable<unknown> | Iterable<unknown>;
 
 /** A source over values checked by {@link assertValues}, for the format's `encode` to turn into chunks. */
 export function valueSource(values: Values): ChunkSource {
+  if (fed in values) return { ...fromAsyncIterable(values as AsyncIterable<unknown>), feed: (values as Fed)[fed] };
   return Symbol.asyncIterator in values ? fromAsyncIterable(values) : fromIterable(values);
 }
+
+type Fed = { readonly [fed]: Feed };

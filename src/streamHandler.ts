@@ -4,6 +4,7 @@ import { discardBody, type ResolvedBody } from './body.js';
 import { runInContext } from './context.js';
 import type { Head } from './head.js';
 import { appTimeout, type Timeout } from './idleTimeout.js';
+import { pumpFed } from './fedPump.js';
 import { pump } from './pump.js';
 import { isStreamResponse } from './response.js';
 import { StreamSession } from './session.js';
@@ -90,6 +91,8 @@ async function respond(
 ): Promise<void> {
   // Whatever the handler produced that the session does not own yet: closed if we fail before.
   let unsent: unknown;
+  // Once a pump has the body, the pump says when the response is done (see `pumped`).
+  let pumping = false;
   try {
     session.arm(format.timeout !== undefined ? format.timeout : appTimeout(req));
     unsent = await handler(req, res, session.passOn);
@@ -114,13 +117,24 @@ async function respond(
       session.end(reply);
       return session.closeSource(undefined);
     }
-    await pump(session, body.source, reply);
+    // Not awaited: an open stream keeps no suspended call of this function (a topic's thousands of
+    // subscribers would each hold one).
+    const { source } = body;
+    if (source.feed === undefined) pump(session, source, reply, pumped);
+    else pumpFed(session, source, source.feed, reply, pumped);
+    pumping = true;
   } catch (error) {
     discardResult(unsent);
     session.fail(error);
   } finally {
-    session.finishResponding();
+    if (!pumping) session.finishResponding();
   }
+}
+
+/** The pump is done with the body: its failure goes to Express, then the session may tear down. */
+function pumped(session: StreamSession, failure?: { error: unknown }): void {
+  if (failure !== undefined) session.fail(failure.error);
+  session.finishResponding();
 }
 
 function isBodiless(status: number): boolean {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import express from 'express';
 import {
   createTopic,
@@ -451,6 +452,115 @@ describe('createTopic(name, options)', () => {
       expect(text).toMatch(/^id: .*\ndata: a\n\nid: .*\ndata: b\n\nid: .*\ndata: c\n\n$/);
       expect(record.texts()).toEqual([text]);
       await client.disconnect();
+      topic.close();
+    });
+  });
+
+  describe('sse(() => topic.subscribe()) with many subscribers', () => {
+    it('writes the events published in one tick to each subscriber in one write', async () => {
+      const topic = createTopic('burst', { store: memoryStore() });
+      const app = express();
+      const record = recordWrites();
+      app.use(record.middleware);
+      app.get(
+        '/events',
+        sse(() => topic.subscribe()),
+      );
+      const clients = await Promise.all([1, 2, 3].map(() => streamRequest(app, '/events')));
+      await settle();
+      for (let n = 0; n < 50; n++) void topic.publish(`event ${n}`);
+      const texts = await Promise.all(clients.map(async (client) => (await client.receive())!.toString()));
+      const expected = Array.from({ length: 50 }, (_, n) => `data: event ${n}\n\n`);
+      for (const text of texts) expect(text.replace(/id: .*\n/g, '').split(/(?<=\n\n)/)).toEqual(expected);
+      expect(record.texts()).toEqual(texts);
+      await Promise.all(clients.map((client) => client.disconnect()));
+      topic.close();
+    });
+
+    it('holds events back while a client does not read, and sends each once, in order, when it reads again', async () => {
+      const topic = createTopic<string>('paused', { store: memoryStore() });
+      const app = express();
+      const record = recordWrites();
+      app.use(record.middleware);
+      app.get(
+        '/events',
+        sse(() => topic.subscribe()),
+      );
+      const paused = await streamRequest(app, '/events');
+      paused.pause();
+      // 64 KiB events, more than the loopback socket buffers hold: the stream must wait for 'drain'.
+      const big = 'x'.repeat(64 * 1024);
+      const ids: string[] = [];
+      for (let n = 0; n < 80; n++) {
+        ids.push(await topic.publish(`${n} ${big}`));
+        await settle(1);
+      }
+      expect(topic.subscriberCount).toBe(1);
+      expect(record.writes.some((write) => !write.accepted)).toBe(true);
+      paused.resume();
+      const seen: string[] = [];
+      while (seen.length < ids.length) seen.push((await paused.receiveEvent())!.id!);
+      expect(seen).toEqual(ids);
+      await paused.disconnect();
+      topic.close();
+    });
+
+    it("runs errorEvent and the app's error handler in the request's async context when the store fails", async () => {
+      const store = memoryStore();
+      let lose: ((error: unknown) => void) | undefined;
+      const failing: TopicStore = {
+        append: store.append.bind(store),
+        readAfter: store.readAfter.bind(store),
+        compareIds: store.compareIds.bind(store),
+        listen(name, deliver, lost) {
+          lose = lost;
+          return store.listen(name, deliver);
+        },
+      };
+      const topic = createTopic('lost', { store: failing });
+      const requestIds = new AsyncLocalStorage<string>();
+      const app = express();
+      app.use((req, _res, next) => requestIds.run(String(req.headers['x-request-id']), next));
+      app.get(
+        '/events',
+        sse(() => topic.subscribe(), {
+          errorEvent: () => ({ event: 'failed', data: requestIds.getStore() ?? 'no request' }),
+        }),
+      );
+      const seenByHandler: (string | undefined)[] = [];
+      app.use((_error: unknown, _req: express.Request, _res: express.Response, next: express.NextFunction) => {
+        seenByHandler.push(requestIds.getStore());
+        next();
+      });
+      const client = await streamRequest(app, '/events', { headers: { 'x-request-id': 'req-7' } });
+      const id = await topic.publish('before');
+      expect(await client.receiveEvent()).toEqual({ id, data: 'before' });
+      // Outside any request: as a store's reader would, on its own connection.
+      requestIds.run('the store', () => lose!(new Error('the store went away')));
+      expect(await client.receiveEvent()).toMatchObject({ event: 'failed', data: 'req-7' });
+      expect(await client.readToEnd()).toMatchObject({ aborted: true });
+      expect(seenByHandler).toEqual(['req-7']);
+    });
+
+    it('ends a subscription that a generator of the handler iterates as soon as its client leaves', async () => {
+      const topic = createTopic('wrapped', { store: memoryStore() });
+      const app = express();
+      app.get(
+        '/events',
+        sse(async function* () {
+          for await (const event of topic.subscribe()) yield { data: `seen: ${String(event.data)}` };
+        }),
+      );
+      const client = await streamRequest(app, '/events');
+      await within(
+        (async () => {
+          while (topic.subscriberCount === 0) await settle(1);
+        })(),
+        'the subscription',
+      );
+      // No event comes: only the request's context can end the subscription the generator waits on.
+      await client.disconnect();
+      expect(topic.subscriberCount).toBe(0);
       topic.close();
     });
   });

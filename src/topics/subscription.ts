@@ -1,5 +1,7 @@
 // Step: topic → one subscriber. History then live events, the overlap dropped, at most maxPending waiting.
-import { whenLive } from '../source.js';
+import type { Endable } from '../context.js';
+import { fed, FEED_END, FEED_IDLE, whenLive, type Feed } from '../source.js';
+import { wakeAtTickEnd } from './tickEnd.js';
 import type { TopicEvent, TopicReset } from './topicEvent.js';
 
 /** The history a subscription starts with: the kept events after its position, decoded. */
@@ -17,23 +19,31 @@ export interface SubscriptionHost {
   remove(subscription: Subscription): void;
 }
 
+/** What ends a subscription besides its consumer: an `AbortSignal`, or the request context it was made in. */
+export type Stopper = AbortSignal | { watch(watcher: Endable): void; unwatch(watcher: Endable): void };
+
 /** What a subscription yields. */
 type Yielded = TopicEvent | TopicReset;
 
+type Waiter = { resolve(result: IteratorResult<Yielded>): void; reject(error: unknown): void };
+
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+/** `ready` once live, shared: a live subscription holds no promise of its own. */
+const LIVE = Promise.resolve();
+const ignore = (): void => {};
 
 /**
  * One subscriber's view of a topic, as an async iterator. Live events arrive through
  * {@link deliver} from the moment it exists; {@link start} adds the history read after them, and
  * from then on a live event at or before the last event read is dropped: nothing missed between
- * history and live, nothing twice.
+ * history and live, nothing twice. A topic may have thousands: what one holds is kept small.
  */
-export class Subscription implements AsyncIterableIterator<Yielded> {
+export class Subscription implements AsyncIterableIterator<Yielded>, Feed {
   /** Live events not yet taken, oldest first (from `head`). */
   private queue: TopicEvent[] = [];
   private head = 0;
   /** History and the reset event, taken before the queue. */
-  private replay: Yielded[] = [];
+  private replay: Yielded[] | undefined;
   private replayed = 0;
   /** Live events at or before this id were read as history. */
   private boundary: string | undefined;
@@ -41,32 +51,54 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
   private ended = false;
   private failure: { error: unknown } | undefined;
   /** The `next()` calls waiting for an event, oldest first: a caller may ask again before an answer. */
-  private waiters: { resolve(result: IteratorResult<Yielded>): void; reject(error: unknown): void }[] = [];
-  private settleReady!: (error?: { error: unknown }) => void;
-  /** Resolves once it receives every event published from then on; see `TopicSubscription.ready`. */
-  readonly ready = new Promise<void>((resolve, reject) => {
-    // A store's failure is passed on as it is, whatever it is.
-    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-    this.settleReady = (failure) => (failure === undefined ? resolve() : reject(failure.error));
-  });
+  private waiters: Waiter[] | undefined;
+  /** The pump parked on it (`sse()` reads it as a {@link Feed}), woken once when there is more. */
+  private woken: { wake(): void } | undefined;
+  /** `ready`, made when first asked for (`sse()` asks before the headers), and how to settle it. */
+  private readyPromise: Promise<void> | undefined;
+  private settleReadyPromise: ((failure?: { error: unknown }) => void) | undefined;
 
   constructor(
     private readonly host: SubscriptionHost,
     private readonly maxPending: number,
-    private readonly signal: AbortSignal | undefined,
+    private readonly stopper: Stopper | undefined,
   ) {
+    if (stopper instanceof AbortSignal) {
+      // An 'abort' listener added to an aborted signal never runs: such a subscription ends at once.
+      if (stopper.aborted) this.end();
+      else stopper.addEventListener('abort', this, { once: true });
+    } else stopper?.watch(this);
+  }
+
+  /**
+   * Resolves once it receives every event published from then on; see `TopicSubscription.ready`.
+   * Made on first use, and let go once settled (a live subscription answers a shared promise).
+   */
+  get ready(): Promise<void> {
+    if (this.readyPromise !== undefined) return this.readyPromise;
+    if (this.started || (this.ended && this.failure === undefined)) return LIVE;
+    // A store's failure is passed on as it is, whatever it is.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    if (this.failure !== undefined) this.readyPromise = Promise.reject(this.failure.error);
+    else {
+      this.readyPromise = new Promise((resolve, reject) => {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+        this.settleReadyPromise = (failure) => (failure === undefined ? resolve() : reject(failure.error));
+      });
+    }
     // Awaited by whoever needs it (sse() before the headers); a failure also rejects next().
-    this.ready.catch(() => {});
-    // An 'abort' listener added to an aborted signal never runs: such a subscription ends at once.
-    if (signal?.aborted === true) {
-      this.ended = true;
-      this.settleReady();
-    } else signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.readyPromise.catch(ignore);
+    return this.readyPromise;
   }
 
   /** The headers of a stream of it wait for `ready`. */
   get [whenLive](): Promise<void> {
     return this.ready;
+  }
+
+  /** `sse()` reads it as a {@link Feed}: without a promise per event. */
+  get [fed](): Feed {
+    return this;
   }
 
   get isEnded(): boolean {
@@ -80,7 +112,6 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
   start(read: History | undefined, after: string | undefined): void {
     if (this.ended) return;
     if (read !== undefined && after !== undefined) {
-      if (!read.exact) this.replay.push({ event: 'reset', data: { lastEventId: after } });
       // Events published during the read may have trimmed the history past the first live one:
       // the live queue has every event from its first on, so history gives only what comes before.
       const firstLive = this.queue[this.head]?.id;
@@ -88,8 +119,10 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
         firstLive === undefined
           ? read.events
           : read.events.filter((event) => this.host.compareIds(event.id, firstLive) < 0);
+      const reset: Yielded[] = read.exact ? [] : [{ event: 'reset', data: { lastEventId: after } }];
       // concat, not push(...events): a call's arguments go on the stack, which overflows at about 130,000.
-      this.replay = this.replay.concat(events);
+      const replay = reset.concat(events);
+      if (replay.length > 0) this.replay = replay;
       const last = events.at(-1)?.id;
       this.boundary = last ?? (read.exact ? after : undefined);
       if (this.boundary !== undefined) this.dropThrough(this.boundary);
@@ -103,8 +136,7 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
   deliver(event: TopicEvent): void {
     if (this.ended) return;
     if (this.started && this.boundary !== undefined && this.host.compareIds(event.id, this.boundary) <= 0) return;
-    this.queue.push(event);
-    if (this.queue.length - this.head > this.maxPending) {
+    if (this.queue.push(event) - this.head > this.maxPending) {
       // Too slow: its stream ends and the browser resumes from history with Last-Event-ID. Not an error.
       this.end();
       return;
@@ -121,12 +153,12 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
   }
 
   next(): Promise<IteratorResult<Yielded>> {
-    const step = this.take();
-    if (step !== undefined) return Promise.resolve(step);
+    const value = this.shift();
+    if (value !== undefined) return Promise.resolve({ done: false, value });
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the store's failure, as it is
     if (this.failure !== undefined) return Promise.reject(this.failure.error);
     if (this.ended) return Promise.resolve(DONE);
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => (this.waiters ??= []).push({ resolve, reject }));
   }
 
   return(): Promise<IteratorResult<Yielded>> {
@@ -138,61 +170,92 @@ export class Subscription implements AsyncIterableIterator<Yielded> {
     return this;
   }
 
+  take(): Yielded | typeof FEED_IDLE | typeof FEED_END {
+    const value = this.shift();
+    if (value !== undefined) return value;
+    if (this.failure !== undefined) throw this.failure.error;
+    return this.ended ? FEED_END : FEED_IDLE;
+  }
+
+  onReady(pump: { wake(): void }): void {
+    this.woken = pump;
+  }
+
+  /** Its `AbortSignal` aborted: it ends (the subscription is its own listener, so no closure per subscriber). */
+  handleEvent(): void {
+    this.end();
+  }
+
   /** Ends it: what it holds is freed, a pending `next()` settles, the topic forgets it. Idempotent. */
   end(): void {
     if (this.ended) return;
     this.ended = true;
     // Ended before it started: there is nothing to wait for.
     this.settleReady();
-    this.queue = [];
+    this.queue.length = 0;
     this.head = 0;
-    this.replay = [];
-    this.signal?.removeEventListener('abort', this.onAbort);
+    this.replay = undefined;
+    if (this.stopper instanceof AbortSignal) this.stopper.removeEventListener('abort', this);
+    else this.stopper?.unwatch(this);
     this.host.remove(this);
     this.wake();
   }
 
-  private readonly onAbort = (): void => this.end();
+  private settleReady(failure?: { error: unknown }): void {
+    const settle = this.settleReadyPromise;
+    this.settleReadyPromise = undefined;
+    settle?.(failure);
+    // Kept when it rejected, so that `ready` keeps saying why; let go when it resolved.
+    if (failure === undefined) this.readyPromise = undefined;
+  }
 
-  private take(): IteratorResult<Yielded> | undefined {
+  /** The next event or reset, or `undefined` while none waits (or once it ended). */
+  private shift(): Yielded | undefined {
     if (!this.started || this.ended) return undefined;
-    if (this.replayed < this.replay.length) {
-      const value = this.replay[this.replayed++]!;
-      if (this.replayed === this.replay.length) {
-        this.replay = [];
+    const { replay, queue } = this;
+    if (replay !== undefined) {
+      const value = replay[this.replayed++]!;
+      if (this.replayed === replay.length) {
+        this.replay = undefined;
         this.replayed = 0;
       }
-      return { done: false, value };
+      return value;
     }
-    if (this.head < this.queue.length) {
-      const value = this.queue[this.head++]!;
-      if (this.head === this.queue.length) {
-        this.queue = [];
-        this.head = 0;
-      } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
-      return { done: false, value };
+    if (this.head === queue.length) return undefined;
+    const value = queue[this.head++]!;
+    // Emptied in place: the same array serves the next event (V8 lets its elements go).
+    if (this.head === queue.length) queue.length = this.head = 0;
+    else if (this.head > 1024 && this.head * 2 > queue.length) {
+      queue.splice(0, this.head);
+      this.head = 0;
     }
-    return undefined;
+    return value;
   }
 
   private wake(): void {
-    while (this.waiters.length > 0) {
-      const step = this.take();
-      if (step === undefined && !this.ended) return;
-      const waiter = this.waiters.shift()!;
-      if (step !== undefined) waiter.resolve(step);
+    const woken = this.woken;
+    if (woken !== undefined && (this.ended || this.holdsEvents)) {
+      this.woken = undefined;
+      wakeAtTickEnd(woken);
+    }
+    const { waiters } = this;
+    while (waiters !== undefined && waiters.length > 0) {
+      const value = this.shift();
+      if (value === undefined && !this.ended) return;
+      const waiter = waiters.shift()!;
+      if (value !== undefined) waiter.resolve({ done: false, value });
       else if (this.failure !== undefined) waiter.reject(this.failure.error);
       else waiter.resolve(DONE);
     }
   }
 
+  private get holdsEvents(): boolean {
+    return this.started && (this.replay !== undefined || this.head < this.queue.length);
+  }
+
   /** Drops the queued live events at or before `id`: they were read as history. */
   private dropThrough(id: string): void {
-    const kept = this.queue.slice(this.head).filter((event) => this.host.compareIds(event.id, id) > 0);
-    this.queue = kept;
+    this.queue = this.queue.slice(this.head).filter((event) => this.host.compareIds(event.id, id) > 0);
     this.head = 0;
   }
 }

@@ -1,10 +1,10 @@
 // Step: the topic. Publish to the store; fan each new event out, decoded once, to this process's subscribers.
 import { describeValue, resolveOptions, type OptionRule, type OptionTable } from '../arguments.js';
-import { getContext } from '../context.js';
+import { getContext, RequestContext } from '../context.js';
 import { AsyncStreamError } from '../errors.js';
 import { warn } from '../warn.js';
 import { memoryStore } from './memoryStore.js';
-import { Subscription, type SubscriptionHost } from './subscription.js';
+import { Subscription, type Stopper, type SubscriptionHost } from './subscription.js';
 import { DeliveredEvent, encodePublished, type TopicEvent, type TopicReset } from './topicEvent.js';
 import type { StoredEvent, StoreListener, TopicStore } from './topicStore.js';
 
@@ -194,6 +194,15 @@ const subscribeOptionTable = {
 
 let defaultStore: TopicStore | undefined;
 
+/**
+ * What ends a subscription made inside a request when no signal is given: the request's context,
+ * watched directly (as `currentSignal()` would be, without the controller it creates per request).
+ */
+function contextStopper(): Stopper | undefined {
+  const context = getContext();
+  return context instanceof RequestContext ? context : context?.signal;
+}
+
 /** Topic names: what fits in a key and a URL path without surprises; up to 200 characters. */
 const TOPIC_NAME = /^[\p{L}\p{N}_.:@/+=-]{1,200}$/u;
 
@@ -261,7 +270,7 @@ class LocalTopic<T> implements Topic<T>, SubscriptionHost {
       '{ after: lastEventId(req) }',
     );
     if (this.closed) throw this.closedError('subscribe');
-    const subscription = new Subscription(this, this.maxPending, signal ?? getContext()?.signal);
+    const subscription = new Subscription(this, this.maxPending, signal ?? contextStopper());
     if (subscription.isEnded) return subscription as TopicSubscription<T>;
     this.subscriptions.add(subscription);
     const listener = (this.listener ??= this.listen());
