@@ -2,7 +2,7 @@
 import type { Response } from 'express';
 import type { Chunk } from './chunk.js';
 import { commitHead, type Head } from './head.js';
-import { Heartbeat } from './heartbeat.js';
+import { createKeepAlive, type KeepAlive } from './heartbeat.js';
 
 /** `compression` adds `res.flush()`; without a call its zlib stream holds small chunks back. */
 type FlushableResponse = Response & { flush: () => void };
@@ -12,7 +12,7 @@ type FlushableResponse = Response & { flush: () => void };
  * goes through the session, and the session stops this writer in its teardown.
  */
 export class ResponseWriter {
-  private heartbeat: Heartbeat | undefined;
+  private heartbeat: KeepAlive | undefined;
   private waitingForSource = false;
   private resolveDrain: (() => void) | undefined;
   private listensForDrain = false;
@@ -64,7 +64,7 @@ export class ResponseWriter {
 
   /** Writes `chunk` every `every` ms that pass with nothing written while the source is awaited. */
   keepAlive(every: number, chunk: Chunk): void {
-    this.heartbeat = new Heartbeat(every, () => this.beat(chunk));
+    this.heartbeat = createKeepAlive(every, () => this.beat(chunk));
   }
 
   /** The pump awaits the source (`true`) or has its answer (`false`): when keep-alives may go out. */
