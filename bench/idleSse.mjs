@@ -52,9 +52,9 @@ async function startServer(name) {
   const { url } = await next();
   return {
     url,
-    ask: (cmd) => {
+    ask: (cmd, args = {}) => {
       const answer = next();
-      proc.send({ cmd });
+      proc.send({ cmd, ...args });
       return answer;
     },
     stop: () => {
@@ -70,10 +70,9 @@ async function measure(name, plan) {
     // Unmeasured: lazy module loading, the HTTP parser pool, one-time heap growth.
     const warm = await openSubscribers(server.url, Math.min(plan.subscribers, 500), 500);
     dropSubscribers(warm);
-    await sleep(500);
-    const before = await server.ask('memory');
+    const before = await server.ask('memory', { socketsOpen: 0 });
     const subscribers = await openSubscribers(server.url, plan.subscribers, plan.rampMs);
-    const after = await server.ask('memory');
+    const after = await server.ask('memory', { socketsOpen: plan.subscribers });
     resetCounts(subscribers);
     await server.ask('cpuStart');
     await sleep(plan.windowMs);

@@ -62,7 +62,7 @@ export async function openSubscribers(url, count, rampMs) {
   const heads = [];
   const start = performance.now();
   for (let i = 0; i < count; i += BATCH) {
-    await sleep(start + (i / count) * rampMs - performance.now());
+    await sleep(Math.max(0, start + (i / count) * rampMs - performance.now()));
     for (const subscriber of subscribers.slice(i, i + BATCH)) heads.push(subscribe(port, subscriber));
   }
   let timer;

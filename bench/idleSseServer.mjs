@@ -1,7 +1,8 @@
 // The idle SSE workload's server: one contender in its own process, forked by
 // idleSse.mjs as `idleSseServer.mjs <contender>` with --expose-gc. Serves GET /idle-sse:
 // an event stream that sends nothing but keep-alive comments. Reports { url } over IPC,
-// then answers 'memory', 'cpuStart', 'cpuStop' and 'stop'.
+// then answers 'memory' (once `socketsOpen` sockets are open, if given), 'cpuStart',
+// 'cpuStop' and 'stop'.
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +40,8 @@ export const idleSseContenders = {
     listenNode(
       http.createServer((req, res) => {
         if (req.url !== '/idle-sse') return res.writeHead(404).end();
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        // Sent now, as sse() does: EventSource opens on the head, which Node otherwise holds until the first write.
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }).flushHeaders();
         const timer = setInterval(() => res.write(COMMENT), KEEP_ALIVE_MS);
         res.once('close', () => clearInterval(timer));
       }),
@@ -49,7 +51,7 @@ export const idleSseContenders = {
     listenNode(
       http.createServer((req, res) => {
         if (req.url !== '/idle-sse') return res.writeHead(404).end();
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }).flushHeaders();
       }),
     ),
   'express sse(), timer per stream': () => packageServer('timer', KEEP_ALIVE_MS),
@@ -73,8 +75,18 @@ async function collectedMemory() {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const server = await idleSseContenders[process.argv[2]]();
   let cpu;
+  // Open sockets: memory is measured once the warm-up's have all closed.
+  let open = 0;
+  server.server.on('connection', (socket) => {
+    open++;
+    socket.once('close', () => open--);
+  });
   const commands = {
-    memory: collectedMemory,
+    memory: async ({ socketsOpen = open }) => {
+      for (const deadline = Date.now() + 10_000; open !== socketsOpen && Date.now() < deadline;) await sleep(10);
+      if (open !== socketsOpen) throw new Error(`idle SSE: ${open} sockets open, expected ${socketsOpen}`);
+      return collectedMemory();
+    },
     cpuStart: () => {
       cpu = { usage: process.cpuUsage(), at: process.hrtime.bigint() };
       return {};
