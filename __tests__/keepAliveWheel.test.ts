@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { KeepAliveClock } from '../src/keepAliveWheel.js';
 import { deferred } from './helpers/deferred.js';
 import { within } from './helpers/within.js';
+import { heapAfterGc } from './reliability/heap.js';
 
 /** Where the fake clock stood when the test began. */
 let origin = 0;
@@ -184,6 +185,21 @@ describe('KeepAliveClock(every, onDue): the keep-alive wheel', () => {
       } finally {
         clock.clear();
       }
+    });
+
+    it('lets ended streams go even while one that stood next to them is still held', async () => {
+      const held = new KeepAliveClock(1_000, () => true);
+      const others = Array.from({ length: 3 }, () => new WeakRef(new KeepAliveClock(1_000, () => true)));
+      // In a function of its own, so that no variable of this (suspended) test holds a clock.
+      (function joinAndClear() {
+        const clocks = [held, ...others.map((other) => other.deref()!)];
+        for (const clock of clocks) clock.wait();
+        // Cleared in the order they joined: each was next to the one cleared after it.
+        for (const clock of clocks) clock.clear();
+      })();
+      await heapAfterGc();
+      expect(others.map((other) => other.deref())).toEqual([undefined, undefined, undefined]);
+      expect(held).toBeInstanceOf(KeepAliveClock);
     });
 
     it('runs onDue outside the async context of the stream that started the wheel', async () => {

@@ -40,6 +40,9 @@ function emptyList(): Link {
 function unlink(link: Link): void {
   link.prev.next = link.next;
   link.next.prev = link.prev;
+  // No stale links: an ended stream that something still holds (in one heap snapshot, a Node timer
+  // made in its request's context) would otherwise hold every ended stream it once stood next to.
+  link.prev = link.next = link;
 }
 
 function append(list: Link, link: Link): void {
