@@ -15,8 +15,7 @@ export const IDLE_SSE_REFERENCE = 'hand-written, setInterval per stream';
 /** Each contender's CPU baseline: the same server and streams with keep-alive off. */
 export const idleSseBaselines = {
   [IDLE_SSE_REFERENCE]: 'hand-written, keep-alive off',
-  'express sse(), timer per stream': 'express sse(), keep-alive off',
-  'express sse(), shared wheel': 'express sse(), keep-alive off',
+  'express sse()': 'express sse(), keep-alive off',
 };
 const isBaseline = (name) => Object.values(idleSseBaselines).includes(name);
 

@@ -13,11 +13,9 @@ export const KEEP_ALIVE_MS = 15_000;
 const COMMENT = ': keep-alive\n\n';
 
 /** sse() on Express 5 with the generator that never yields (a feed with no news), `keepAlive` as given. */
-async function packageServer(design, keepAlive) {
+async function packageServer(keepAlive) {
   const { default: express } = await import('express');
   const { sse, currentSignal } = await import('./package.mjs');
-  // The bench's internal switch between the two keep-alive designs (src/heartbeat.ts).
-  if (design !== undefined) (await import('../dist/esm/heartbeat.js')).useKeepAliveDesign(design);
   const app = express();
   app.get(
     '/idle-sse',
@@ -54,10 +52,10 @@ export const idleSseContenders = {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }).flushHeaders();
       }),
     ),
-  'express sse(), timer per stream': () => packageServer('timer', KEEP_ALIVE_MS),
-  'express sse(), shared wheel': () => packageServer('wheel', KEEP_ALIVE_MS),
-  // The package's CPU baseline: the same streams, no comment ever due.
-  'express sse(), keep-alive off': () => packageServer(undefined, null),
+  // Its keep-alive clocks share one timer per period (src/keepAliveWheel.ts).
+  'express sse()': () => packageServer(KEEP_ALIVE_MS),
+  // Its CPU baseline: the same streams, no comment ever due.
+  'express sse(), keep-alive off': () => packageServer(null),
 };
 
 /** Memory after three full collections, a turn apart, so that finalizers queued by one have run. */
