@@ -392,7 +392,7 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
       jest.useRealTimers();
     });
 
-    it('sends one every 15 seconds by default while no event comes', async () => {
+    it('sends the first 15 to 16.875 seconds into the silence by default (1/8 of a period late at most), then one every 15 seconds', async () => {
       const app = createApp();
       const record = recordWrites();
       app.use(record.middleware);
@@ -402,9 +402,11 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
       await producer.waiting();
       await jest.advanceTimersByTimeAsync(14_999);
       expect(record.texts()).toEqual([]);
-      await jest.advanceTimersByTimeAsync(1);
+      await jest.advanceTimersByTimeAsync(1_876);
       expect((await client.receive())!.toString()).toBe(': keep-alive\n\n');
-      await jest.advanceTimersByTimeAsync(15_000);
+      await jest.advanceTimersByTimeAsync(14_999);
+      expect(record.texts()).toEqual([': keep-alive\n\n']);
+      await jest.advanceTimersByTimeAsync(1);
       expect((await client.receive())!.toString()).toBe(': keep-alive\n\n');
       expect(record.texts()).toEqual([': keep-alive\n\n', ': keep-alive\n\n']);
       producer.end();
@@ -426,11 +428,34 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
       await producer.waiting();
       await jest.advanceTimersByTimeAsync(999);
       expect(record.texts()).toEqual(['data: a\n\n', 'data: b\n\n', 'data: c\n\n']);
-      await jest.advanceTimersByTimeAsync(1);
+      // Due 1,000 to 1,125 ms after the last write.
+      await jest.advanceTimersByTimeAsync(126);
       expect((await client.receive())!.toString()).toBe(': keep-alive\n\n');
       // The event the wait was for still arrives after the keep-alive.
       producer.push('d');
       expect((await client.receive())!.toString()).toBe('data: d\n\n');
+    });
+
+    it('keeps each route to its own keepAlive when their periods differ', async () => {
+      const app = createApp();
+      const fast = createProducer<Event>();
+      const slow = createProducer<Event>();
+      app.get('/fast', sse(fast.generate, { keepAlive: 1_000 }));
+      app.get('/slow', sse(slow.generate, { keepAlive: 3_000 }));
+      const fastClient = await streamRequest(app, '/fast');
+      const slowClient = await streamRequest(app, '/slow');
+      await fast.waiting();
+      await slow.waiting();
+      // Slow: one 3,000 to 3,375 ms into the silence; fast: 1,000 to 1,125, then every 1,000.
+      await jest.advanceTimersByTimeAsync(2_999);
+      slow.push('now');
+      expect(await readUntil(slowClient, 'data: now\n\n')).toBe('data: now\n\n');
+      await slow.waiting();
+      await jest.advanceTimersByTimeAsync(3_375);
+      fast.push('now');
+      slow.push('now');
+      expect(await readUntil(fastClient, 'data: now\n\n')).toBe(`${': keep-alive\n\n'.repeat(6)}data: now\n\n`);
+      expect(await readUntil(slowClient, 'data: now\n\n')).toBe(': keep-alive\n\ndata: now\n\n');
     });
 
     it('sends none with keepAlive: null', async () => {
@@ -494,7 +519,7 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
       await producer.waiting();
       await jest.advanceTimersByTimeAsync(999);
       expect(record.texts().at(-1)).toBe('data: after drain\n\n');
-      await jest.advanceTimersByTimeAsync(1);
+      await jest.advanceTimersByTimeAsync(126);
       expect((await client.receive())!.toString()).toBe(': keep-alive\n\n');
     });
 
@@ -603,13 +628,14 @@ describe.each(expressVersions)('sse(handler, options) (%s)', (_name, createApp) 
       app.get('/', sse(producer.generate, { keepAlive: 500, timeout: 1_000 }));
       const errors = recordErrors(app);
       const client = await streamRequest(app, '/');
-      for (let i = 0; i < 6; i++) {
-        await jest.advanceTimersByTimeAsync(500);
-        expect((await client.receive())!.toString()).toBe(': keep-alive\n\n');
-      }
+      await producer.waiting();
+      for (let elapsed = 0; elapsed < 5_000; elapsed += 100) await jest.advanceTimersByTimeAsync(100);
       expect(errors).toEqual([]);
       producer.end();
-      expect((await client.readToEnd()).aborted).toBe(false);
+      const { body, aborted } = await client.readToEnd();
+      expect(aborted).toBe(false);
+      // One 500 to 562.5 ms into the silence, then one every 500 ms.
+      expect(body.toString()).toBe(': keep-alive\n\n'.repeat(9));
     });
   });
 

@@ -1,6 +1,7 @@
 // The report: medians over rounds, ratios to the hand-written baselines and to the
 // floors, and the targets of issues 4 and 8 for this package, as two Markdown tables.
 import os from 'node:os';
+import { IDLE_SSE_REFERENCE, idleSseBaselines } from './idleSse.mjs';
 
 export const BASELINE = 'hand-written';
 export const SSE_BASELINE = 'hand-written SSE';
@@ -135,6 +136,44 @@ export function renderResources(resources, { rounds, throughputRounds, idleStrea
         (Number.isNaN(slow.inKernel) ? '' : `; ${fmt(slow.inKernel)} in the kernel`),
     ];
     rows.push(`| ${contender} | ${cells.join(' | ')} |`);
+  }
+  return rows.join('\n');
+}
+
+/**
+ * The idle SSE table (idleSse.mjs): per contender, memory per subscriber after GC and
+ * the server's CPU per minute over the window, less its baseline's (the same server and
+ * streams with keep-alive off), per minute and per comment counted.
+ */
+export function renderIdleSse({ plan, results }) {
+  const reference = results[IDLE_SSE_REFERENCE];
+  const baseOf = (name) => results[idleSseBaselines[name]];
+  const net = (name) => results[name].cpuMsPerMin - baseOf(name).cpuMsPerMin;
+  const { wallMs } = reference;
+  const rows = [
+    `Idle SSE: ${fmt(plan.subscribers)} subscribers on one server, a keep-alive comment due every ${fmt(plan.keepAliveMs / 1000)} s ` +
+      `(sse()'s default), the connects spread over ${fmt(plan.rampMs / 1000)} s; one run each. CPU: the server's user + system time ` +
+      `over a ${fmt(wallMs / 1000)} s window (${fmt(wallMs / plan.keepAliveMs, 1)} periods), per minute; keep-alive CPU is that ` +
+      'less the same server’s with keep-alive off (its own row). Comments: counted by the clients in the window, ' +
+      'fewest–most per subscriber, and the shortest–longest time between two. KB = 1,000 bytes. Figure (ratio to hand-written).',
+    '',
+    '| contender | heap / subscriber | RSS / subscriber | server CPU / min | keep-alive CPU / min | per comment | comments (per subscriber) | between comments |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const [contender, r] of Object.entries(results)) {
+    const off = baseOf(contender) === undefined;
+    const cells = off
+      ? ['—', '—', `${fmt(r.comments)} (${r.fewest}–${r.most})`, '—']
+      : [
+          `${fmt(net(contender), 1)} ms (${ratio(net(contender), net(IDLE_SSE_REFERENCE))})`,
+          `${fmt((net(contender) * (r.wallMs / 60_000) * 1000) / r.comments, 1)} µs`,
+          `${fmt(r.comments)} (${r.fewest}–${r.most})`,
+          `${fmt(r.minGap / 1000, 2)}–${fmt(r.maxGap / 1000, 2)} s`,
+        ];
+    rows.push(
+      `| ${contender} | ${kb(r.heap, 2)} (${ratio(r.heap, reference.heap)}) | ${kb(r.rss, 2)} (${ratio(r.rss, reference.rss)}) | ` +
+        `${fmt(r.cpuMsPerMin, 1)} ms | ${cells.join(' | ')} |`,
+    );
   }
   return rows.join('\n');
 }

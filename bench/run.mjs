@@ -1,4 +1,4 @@
-// The runner: `node bench/run.mjs [--quick] [--node <major>] [--only <parts>]`. It runs on the chosen
+// The runner: `node bench/run.mjs [--quick] [--node <major>] [--only <workloads>]`. It runs on the chosen
 // Node line (default 26), its binary from the npm registry (nodeLine.mjs): started on
 // any other Node, it runs itself again on that one. Each contender's server runs in its
 // own child process (child.mjs), forked afresh for every contender × round, and
@@ -7,7 +7,8 @@
 // child gets one small warm-up request; a throughput child then serves full-size
 // warm-up requests before the measured ones (plan.warmups). Prints the tables and
 // writes them to this Node line's section of bench/RESULTS.md (--quick:
-// bench/scratch/RESULTS.quick.md).
+// bench/scratch/RESULTS.quick.md). --only big,idle-sse runs the named workloads (and those
+// measured with them: big, small and latency share a server, as idle, disconnect and slow do).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { realpathSync } from 'node:fs';
@@ -23,7 +24,8 @@ import { runFanout } from './fanoutRuns.mjs';
 import { FANOUT } from './fanoutWorkload.mjs';
 import { floorContenders, sseFloorContenders } from './floorContenders.mjs';
 import { nodeBinary } from './nodeLine.mjs';
-import { machineLine, median, percentile, renderResources, renderThroughput } from './report.mjs';
+import { runIdleSse } from './idleSse.mjs';
+import { machineLine, median, percentile, renderIdleSse, renderResources, renderThroughput } from './report.mjs';
 import { measureDisconnect, measureIdle, measureSlow } from './resourceRuns.mjs';
 import { IDLE } from './resourceWorkloads.mjs';
 import { writeResults } from './resultsFile.mjs';
@@ -38,15 +40,22 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
   },
 });
-// The parts of the bench, in the order they run; --only runs the ones it names (comma-separated).
-const PARTS = ['throughput', 'resources', 'fanout'];
-const only = args.only?.split(',') ?? PARTS;
-const unknown = only.filter((part) => !PARTS.includes(part));
+// The workloads measured together in one child run together.
+const GROUPS = {
+  octet: ['big', 'small', 'latency'],
+  sse: ['sse'],
+  resources: ['idle', 'disconnect', 'slow'],
+  idleSse: ['idle-sse'],
+  fanout: ['fanout'],
+};
+const only = args.only?.split(',').map((name) => name.trim());
+const unknown = only?.filter((name) => !Object.values(GROUPS).flat().includes(name)) ?? [];
 if (unknown.length > 0) {
-  console.error(`--only takes ${PARTS.join(', ')} (comma-separated), but received ${JSON.stringify(args.only)}.`);
-  process.exit(2);
+  throw new RangeError(
+    `--only: unknown workload ${unknown.join(', ')}; the workloads are ${Object.values(GROUPS).flat().join(', ')}.`,
+  );
 }
-const runs = (part) => only.includes(part);
+const runs = (group) => only === undefined || GROUPS[group].some((name) => only.includes(name));
 installDependencies();
 const node = await nodeBinary(args.node);
 if (realpathSync(process.execPath) !== realpathSync(node)) {
@@ -125,9 +134,12 @@ async function warmMedians(routes, warmups) {
   return ms.map(median);
 }
 
-const throughput = { ...table(['big', 'small', 'latency'], octetThroughput), ...table(['sse'], sseThroughput) };
-for (let round = 0; round < (runs('throughput') ? plan.rounds : 0); round++) {
-  for (const name of rotated(octetThroughput, round)) {
+const throughput = {
+  ...(runs('octet') ? table(GROUPS.octet, octetThroughput) : {}),
+  ...(runs('sse') ? table(['sse'], sseThroughput) : {}),
+};
+for (let round = 0; round < plan.rounds; round++) {
+  for (const name of runs('octet') ? rotated(octetThroughput, round) : []) {
     await withChild('octet', name, {}, async (child) => {
       const [bigMs, smallMs] = await warmMedians(
         [() => runThroughput(child.url, 'big'), () => runThroughput(child.url, 'small')],
@@ -140,7 +152,7 @@ for (let round = 0; round < (runs('throughput') ? plan.rounds : 0); round++) {
       log(`round ${round + 1}/${plan.rounds} ${name}: big ${bigMs.toFixed(0)} ms, small ${smallMs.toFixed(0)} ms`);
     });
   }
-  for (const name of rotated(sseThroughput, round)) {
+  for (const name of runs('sse') ? rotated(sseThroughput, round) : []) {
     await withChild('sse', name, {}, async (child) => {
       const [ms] = await warmMedians([() => runSse(child.url, 'sse')], plan.warmups.sse);
       throughput.sse[name].push(sseWorkloads.sse.events / (ms / 1000));
@@ -155,7 +167,7 @@ const measures = {
   disconnect: (child) => measureDisconnect(child),
   slow: (child) => measureSlow(child, plan.slowWindowMs),
 };
-for (let round = 0; round < (runs('resources') ? plan.resourceRounds : 0); round++) {
+for (let round = 0; runs('resources') && round < plan.resourceRounds; round++) {
   for (const name of rotated(octet, round)) {
     for (const [workload, measure] of Object.entries(measures)) {
       const figures = await withChild('octet', name, { gc: true }, measure);
@@ -169,22 +181,23 @@ for (let round = 0; round < (runs('resources') ? plan.resourceRounds : 0); round
   }
 }
 
+const idleSse = runs('idleSse') ? await runIdleSse(quick, log) : undefined;
 const fanout = runs('fanout') ? await runFanout(plan.fanout, log) : undefined;
 
 const wallS = (performance.now() - t0) / 1000;
 const tables = [
-  runs('throughput') && renderThroughput(throughput, plan),
+  Object.keys(throughput).length > 0 && renderThroughput(throughput, plan),
   runs('resources') &&
     renderResources(resources, { ...plan, rounds: plan.resourceRounds, throughputRounds: plan.rounds }),
-  fanout && renderFanout(fanout, plan.fanout),
+  idleSse !== undefined && renderIdleSse(idleSse),
+  fanout !== undefined && renderFanout(fanout, plan.fanout),
 ].filter(Boolean);
-const mode = args.only === undefined ? plan.mode : `${plan.mode}, only ${only.join(', ')}`;
-const output = `${machineLine({ mode })} · wall time ${wallS.toFixed(0)} s\n\n${tables.join('\n\n')}\n`;
+const output = `${machineLine(plan)}${only ? ` · only ${only.join(', ')}` : ''} · wall time ${wallS.toFixed(0)} s\n\n${tables.join('\n\n')}\n`;
 console.log(output);
-// Only a full run of every part replaces this Node line's section of bench/RESULTS.md.
-const scratch = quick || args.only !== undefined;
+// A quick or partial (--only) run never replaces the published figures.
+const scratch = quick || only !== undefined;
 const file = scratch
-  ? new URL(`./scratch/RESULTS.${quick ? 'quick' : 'full'}${args.only ? `.${only.join('+')}` : ''}.md`, import.meta.url)
+  ? new URL(`./scratch/RESULTS.${quick ? 'quick' : 'only'}.md`, import.meta.url)
   : new URL('./RESULTS.md', import.meta.url);
 // bench/scratch is gitignored, and may not exist in a fresh clone.
 if (scratch) await mkdir(new URL('./scratch/', import.meta.url), { recursive: true });

@@ -2,7 +2,7 @@
 import type { Response } from 'express';
 import type { Chunk } from './chunk.js';
 import { commitHead, type Head } from './head.js';
-import { Heartbeat } from './heartbeat.js';
+import { KeepAliveClock } from './keepAliveWheel.js';
 
 /** `compression` adds `res.flush()`; without a call its zlib stream holds small chunks back. */
 type FlushableResponse = Response & { flush: () => void };
@@ -12,7 +12,7 @@ type FlushableResponse = Response & { flush: () => void };
  * goes through the session, and the session stops this writer in its teardown.
  */
 export class ResponseWriter {
-  private heartbeat: Heartbeat | undefined;
+  private keepAliveClock: KeepAliveClock | undefined;
   private waitingForSource = false;
   private resolveDrain: (() => void) | undefined;
   private listensForDrain = false;
@@ -46,7 +46,7 @@ export class ResponseWriter {
     if (!this.res.write(chunk)) this.expectDrain();
     if (this.shouldFlush) (this.res as FlushableResponse).flush();
     this.onWrite();
-    this.heartbeat?.touch();
+    this.keepAliveClock?.touch();
   }
 
   /** False from a refused write until its `'drain'`. */
@@ -64,18 +64,18 @@ export class ResponseWriter {
 
   /** Writes `chunk` every `every` ms that pass with nothing written while the source is awaited. */
   keepAlive(every: number, chunk: Chunk): void {
-    this.heartbeat = new Heartbeat(every, () => this.beat(chunk));
+    this.keepAliveClock = new KeepAliveClock(every, () => this.beat(chunk));
   }
 
   /** The pump awaits the source (`true`) or has its answer (`false`): when keep-alives may go out. */
   waitForSource(waiting: boolean): void {
     this.waitingForSource = waiting;
-    if (waiting) this.heartbeat?.wait();
+    if (waiting) this.keepAliveClock?.wait();
   }
 
   /** Stops the keep-alive clock and ends a drain wait; nothing is written after this. */
   stop(): void {
-    this.heartbeat?.clear();
+    this.keepAliveClock?.clear();
     this.waitingForSource = false;
     this.onDrain();
   }

@@ -28,7 +28,9 @@ export interface SseOptions {
    * Milliseconds with nothing written after which a keep-alive comment (`: keep-alive`) is sent
    * while the stream waits for the next event, so that proxies do not drop the idle connection
    * (the WHATWG HTML standard suggests about 15 s). Every write restarts the count, the comment included;
-   * none is sent while a slow client holds the stream back. `null` (or `Infinity`) sends none.
+   * none is sent while a slow client holds the stream back. The streams with the same `keepAlive` share
+   * one timer ticking 8 times a period, so a comment may go out up to `keepAlive / 8` late, never early.
+   * `null` (or `Infinity`) sends none.
    *
    * @default 15_000
    */
