@@ -1,4 +1,4 @@
-// The runner: `node bench/run.mjs [--quick] [--node <major>]`. It runs on the chosen
+// The runner: `node bench/run.mjs [--quick] [--node <major>] [--only <workloads>]`. It runs on the chosen
 // Node line (default 26), its binary from the npm registry (nodeLine.mjs): started on
 // any other Node, it runs itself again on that one. Each contender's server runs in its
 // own child process (child.mjs), forked afresh for every contender × round, and
@@ -7,7 +7,8 @@
 // child gets one small warm-up request; a throughput child then serves full-size
 // warm-up requests before the measured ones (plan.warmups). Prints the tables and
 // writes them to this Node line's section of bench/RESULTS.md (--quick:
-// bench/scratch/RESULTS.quick.md).
+// bench/scratch/RESULTS.quick.md). --only big,many-topics runs the named workloads (and those
+// measured with them: big, small and latency share a server, as idle, disconnect and slow do).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { realpathSync } from 'node:fs';
@@ -19,18 +20,41 @@ import { startChild } from './childProcess.mjs';
 import { contenders } from './contenders.mjs';
 import { installDependencies } from './dependencies.mjs';
 import { floorContenders, sseFloorContenders } from './floorContenders.mjs';
+import { measureManyTopics } from './manyTopics.mjs';
 import { nodeBinary } from './nodeLine.mjs';
+import { measureFanoutRedis } from './redisFanout.mjs';
 import { machineLine, median, percentile, renderResources, renderThroughput } from './report.mjs';
 import { measureDisconnect, measureIdle, measureSlow } from './resourceRuns.mjs';
 import { IDLE } from './resourceWorkloads.mjs';
 import { writeResults } from './resultsFile.mjs';
 import { sseContenders } from './sseContenders.mjs';
 import { runSse, sseWorkloads } from './sseWorkload.mjs';
+import { renderFanoutRedis, renderManyTopics } from './topicReport.mjs';
 import { runThroughput, workloads } from './workloads.mjs';
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, node: { type: 'string', default: '26' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    node: { type: 'string', default: '26' },
+    only: { type: 'string' },
+  },
 });
+// The workloads measured together in one child run together.
+const GROUPS = {
+  octet: ['big', 'small', 'latency'],
+  sse: ['sse'],
+  resources: ['idle', 'disconnect', 'slow'],
+  fanoutRedis: ['fanout-redis'],
+  manyTopics: ['many-topics'],
+};
+const only = args.only?.split(',').map((name) => name.trim());
+const unknown = only?.filter((name) => !Object.values(GROUPS).flat().includes(name)) ?? [];
+if (unknown.length > 0) {
+  throw new RangeError(
+    `--only: unknown workload ${unknown.join(', ')}; the workloads are ${Object.values(GROUPS).flat().join(', ')}.`,
+  );
+}
+const runs = (group) => only === undefined || GROUPS[group].some((name) => only.includes(name));
 installDependencies();
 const node = await nodeBinary(args.node);
 if (realpathSync(process.execPath) !== realpathSync(node)) {
@@ -107,9 +131,12 @@ async function warmMedians(routes, warmups) {
   return ms.map(median);
 }
 
-const throughput = { ...table(['big', 'small', 'latency'], octetThroughput), ...table(['sse'], sseThroughput) };
+const throughput = {
+  ...(runs('octet') ? table(GROUPS.octet, octetThroughput) : {}),
+  ...(runs('sse') ? table(['sse'], sseThroughput) : {}),
+};
 for (let round = 0; round < plan.rounds; round++) {
-  for (const name of rotated(octetThroughput, round)) {
+  for (const name of runs('octet') ? rotated(octetThroughput, round) : []) {
     await withChild('octet', name, {}, async (child) => {
       const [bigMs, smallMs] = await warmMedians(
         [() => runThroughput(child.url, 'big'), () => runThroughput(child.url, 'small')],
@@ -122,7 +149,7 @@ for (let round = 0; round < plan.rounds; round++) {
       log(`round ${round + 1}/${plan.rounds} ${name}: big ${bigMs.toFixed(0)} ms, small ${smallMs.toFixed(0)} ms`);
     });
   }
-  for (const name of rotated(sseThroughput, round)) {
+  for (const name of runs('sse') ? rotated(sseThroughput, round) : []) {
     await withChild('sse', name, {}, async (child) => {
       const [ms] = await warmMedians([() => runSse(child.url, 'sse')], plan.warmups.sse);
       throughput.sse[name].push(sseWorkloads.sse.events / (ms / 1000));
@@ -137,7 +164,7 @@ const measures = {
   disconnect: (child) => measureDisconnect(child),
   slow: (child) => measureSlow(child, plan.slowWindowMs),
 };
-for (let round = 0; round < plan.resourceRounds; round++) {
+for (let round = 0; runs('resources') && round < plan.resourceRounds; round++) {
   for (const name of rotated(octet, round)) {
     for (const [workload, measure] of Object.entries(measures)) {
       const figures = await withChild('octet', name, { gc: true }, measure);
@@ -151,14 +178,26 @@ for (let round = 0; round < plan.resourceRounds; round++) {
   }
 }
 
+const fanoutRedis = runs('fanoutRedis') ? await measureFanoutRedis(plan.mode, log) : undefined;
+const manyTopics = runs('manyTopics') ? await measureManyTopics(plan.mode, log) : undefined;
+
 const wallS = (performance.now() - t0) / 1000;
-const output =
-  `${machineLine(plan)} · wall time ${wallS.toFixed(0)} s\n\n` +
-  `${renderThroughput(throughput, plan)}\n\n${renderResources(resources, { ...plan, rounds: plan.resourceRounds, throughputRounds: plan.rounds })}\n`;
+const tables = [
+  Object.keys(throughput).length > 0 && renderThroughput(throughput, plan),
+  runs('resources') &&
+    renderResources(resources, { ...plan, rounds: plan.resourceRounds, throughputRounds: plan.rounds }),
+  fanoutRedis !== undefined && renderFanoutRedis(fanoutRedis),
+  manyTopics !== undefined && renderManyTopics(manyTopics),
+].filter(Boolean);
+const output = `${machineLine(plan)}${only ? ` · only ${only.join(', ')}` : ''} · wall time ${wallS.toFixed(0)} s\n\n${tables.join('\n\n')}\n`;
 console.log(output);
-const file = quick ? new URL('./scratch/RESULTS.quick.md', import.meta.url) : new URL('./RESULTS.md', import.meta.url);
+// A quick or partial (--only) run never replaces the published figures.
+const scratch = quick || only !== undefined;
+const file = scratch
+  ? new URL(`./scratch/RESULTS.${quick ? 'quick' : 'only'}.md`, import.meta.url)
+  : new URL('./RESULTS.md', import.meta.url);
 // bench/scratch is gitignored, and may not exist in a fresh clone.
-if (quick) await mkdir(new URL('./scratch/', import.meta.url), { recursive: true });
+if (scratch) await mkdir(new URL('./scratch/', import.meta.url), { recursive: true });
 const line = process.versions.node.split('.')[0];
 await writeResults(file, line, output);
 console.error(`written to ${file.pathname}, section Node ${line}`);
