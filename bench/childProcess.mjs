@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 const CHILD = fileURLToPath(new URL('./child.mjs', import.meta.url));
 
-async function nextMessage(proc) {
+/** The child's next IPC message; rejects with its error, or if it exits first. */
+export async function nextMessage(proc) {
   // The signal removes the listener of whichever did not happen: one ask per measurement adds up.
   const ac = new AbortController();
   try {

@@ -23,7 +23,7 @@ export const percentile = (xs, p) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
 
-const fmt = (x, digits = 0) =>
+export const fmt = (x, digits = 0) =>
   x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 // No ratio to a baseline at or below `noise`: held memory comes out near zero (or below
 // its baseline), where a ratio is noise.
@@ -32,7 +32,7 @@ const kb = (bytes, digits = 1) => `${fmt(bytes / 1000, digits)} KB`;
 // Below this, heap held per stream is within the noise of a forced GC.
 const HELD_NOISE = 500;
 const binary = (bytes) => (Math.abs(bytes) < 2 ** 20 ? `${fmt(bytes / 1024)} KiB` : `${fmt(bytes / 2 ** 20, 2)} MiB`);
-const mark = (ok) => (ok ? '✓' : '✗ miss');
+export const mark = (ok) => (ok ? '✓' : '✗ miss');
 
 export function machineLine({ mode }) {
   return `${new Date().toISOString()} · Node ${process.version} · ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}) · mode: ${mode}`;

@@ -23,14 +23,17 @@ import { renderFanout } from './fanoutReport.mjs';
 import { runFanout } from './fanoutRuns.mjs';
 import { FANOUT } from './fanoutWorkload.mjs';
 import { floorContenders, sseFloorContenders } from './floorContenders.mjs';
-import { nodeBinary } from './nodeLine.mjs';
 import { runIdleSse } from './idleSse.mjs';
+import { measureManyTopics } from './manyTopics.mjs';
+import { nodeBinary } from './nodeLine.mjs';
+import { measureFanoutRedis } from './redisFanout.mjs';
 import { machineLine, median, percentile, renderIdleSse, renderResources, renderThroughput } from './report.mjs';
 import { measureDisconnect, measureIdle, measureSlow } from './resourceRuns.mjs';
 import { IDLE } from './resourceWorkloads.mjs';
 import { writeResults } from './resultsFile.mjs';
 import { sseContenders } from './sseContenders.mjs';
 import { runSse, sseWorkloads } from './sseWorkload.mjs';
+import { renderFanoutRedis, renderManyTopics } from './topicReport.mjs';
 import { runThroughput, workloads } from './workloads.mjs';
 
 const { values: args } = parseArgs({
@@ -47,6 +50,8 @@ const GROUPS = {
   resources: ['idle', 'disconnect', 'slow'],
   idleSse: ['idle-sse'],
   fanout: ['fanout'],
+  fanoutRedis: ['fanout-redis'],
+  manyTopics: ['many-topics'],
 };
 const only = args.only?.split(',').map((name) => name.trim());
 const unknown = only?.filter((name) => !Object.values(GROUPS).flat().includes(name)) ?? [];
@@ -183,6 +188,8 @@ for (let round = 0; runs('resources') && round < plan.resourceRounds; round++) {
 
 const idleSse = runs('idleSse') ? await runIdleSse(quick, log) : undefined;
 const fanout = runs('fanout') ? await runFanout(plan.fanout, log) : undefined;
+const fanoutRedis = runs('fanoutRedis') ? await measureFanoutRedis(plan.mode, log) : undefined;
+const manyTopics = runs('manyTopics') ? await measureManyTopics(plan.mode, log) : undefined;
 
 const wallS = (performance.now() - t0) / 1000;
 const tables = [
@@ -191,6 +198,8 @@ const tables = [
     renderResources(resources, { ...plan, rounds: plan.resourceRounds, throughputRounds: plan.rounds }),
   idleSse !== undefined && renderIdleSse(idleSse),
   fanout !== undefined && renderFanout(fanout, plan.fanout),
+  fanoutRedis !== undefined && renderFanoutRedis(fanoutRedis),
+  manyTopics !== undefined && renderManyTopics(manyTopics),
 ].filter(Boolean);
 const output = `${machineLine(plan)}${only ? ` · only ${only.join(', ')}` : ''} · wall time ${wallS.toFixed(0)} s\n\n${tables.join('\n\n')}\n`;
 console.log(output);
