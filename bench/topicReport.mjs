@@ -45,7 +45,7 @@ export function renderManyTopics(f) {
     `many topics: ${fmt(f.topics)} topics (\`user:<i>\`, created per request) with one SSE subscriber each, on one server ` +
       `process; it publishes ${f.rate} events/s for ${f.seconds} s (${fmt(count)} events, after ${f.warmupEvents} unmeasured), each to a user picked at random. ` +
       `Heap and RSS per subscriber after GC, after an unmeasured cycle of ${fmt(f.warmup)}. Delay: publish() called → the ` +
-      `subscriber's receipt. Redis: one XREAD names every key with a subscriber, so its size grows with the topics. One run; load average before it ${fmt(f.load, 1)}.`,
+      `subscriber's receipt. Redis: each publish rings the store's doorbell, and the reader reads only the keys it names (one blocking XREAD of the doorbell, one XREAD of the keys rung). One run; load average before it ${fmt(f.load, 1)}.`,
     '',
     '| store | subscribers live in | heap / subscriber | RSS / subscriber | publish → receipt p50 / p99 | lost / repeated | ' +
       'server CPU per event | Redis connections | Redis CPU per event; share of one core | XREAD calls/s; Redis input bytes per XREAD; Redis µs per XREAD |',
@@ -79,8 +79,8 @@ export function renderManyTopics(f) {
   if (redis.xreadPerSecond !== undefined) {
     rows.push(
       '',
-      `Per topic with a subscriber, each XREAD costs ${fmt(redis.inputBytesPerXread / f.topics, 1)} bytes sent to Redis and ` +
-        `${fmt(redis.xreadUsPerCall / f.topics, 2)} µs of Redis time; the server process spent ` +
+      `Per XREAD (the doorbell's and the rung keys'), ${kb(redis.inputBytesPerXread)} sent to Redis and ` +
+        `${fmt(redis.xreadUsPerCall)} µs of Redis time, whatever the number of topics; the server process spent ` +
         `${fmt(redis.serverCpuPerEventUs - f.memory.serverCpuPerEventUs)} µs more per event than in memory.`,
     );
   }
