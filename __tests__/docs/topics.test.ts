@@ -331,6 +331,8 @@ describeWithRedis('docs/topics.md: Many processes: Redis Streams', () => {
     await subscription.ready;
     await redis.shutdown();
     try {
+      // Once the client knows: a publish sent on the closing socket fails otherwise ("may have been stored").
+      await until(() => !client.isReady, "the block's client noticing the outage", 10_000);
       const rejected = chat.publish({ user: 'ada', text: 'lost' });
       await expect(rejected).rejects.toThrow(AsyncStreamError);
       await expect(rejected).rejects.toThrow('The event was not published; retry once Redis is reachable.');
