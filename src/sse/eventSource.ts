@@ -43,6 +43,7 @@ export function eventSource(events: Values, keepAlive: Timeout, errorEvent: Erro
   return {
     ...valueSource(events),
     encode: formatEvent,
+    framed: true,
     heartbeat: keepAlive === null ? undefined : { every: keepAlive, chunk: KEEP_ALIVE_FRAME },
     lastWords: errorEvent === false ? undefined : (error) => errorFrame(errorEvent, error),
   };
