@@ -172,10 +172,21 @@ export function liveness(value: unknown): Promise<void> | undefined {
 /** What a handler of `sse` or `ndjson` returns. */
 export type Values = AsyncIterable<unknown> | Iterable<unknown>;
 
-/** A source over values checked by {@link assertValues}, for the format's `encode` to turn into chunks. */
-export function valueSource(values: Values): ChunkSource {
-  if (fed in values) return { ...fromAsyncIterable(values as AsyncIterable<unknown>), feed: (values as Fed)[fed] };
-  return Symbol.asyncIterator in values ? fromAsyncIterable(values) : fromIterable(values);
+/** How a format (`sse`, `ndjson`) turns its values into chunks: the same for every stream of a route. */
+export type ValueFormat = Pick<ChunkSource, 'encode' | 'heartbeat' | 'lastWords' | 'framed'>;
+
+/**
+ * A source over values checked by {@link assertValues}, for the format's `encode` to turn into
+ * chunks. A fed body (a topic subscription) is read through its {@link Feed}.
+ */
+export function valueSource(values: Values, format: ValueFormat = {}): ChunkSource {
+  if (fed in values) {
+    // One object per stream: a topic may have thousands of subscribers.
+    const iterator = (values as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    const feed = (values as Fed)[fed];
+    return { ...format, next: () => iterator.next(), cancel: () => closeIterator(iterator), feed };
+  }
+  return { ...format, ...(Symbol.asyncIterator in values ? fromAsyncIterable(values) : fromIterable(values)) };
 }
 
 type Fed = { readonly [fed]: Feed };
