@@ -65,7 +65,8 @@ class FedPump extends Pump {
         let chunk: unknown;
         const index = this.index;
         try {
-          const value = feed.take();
+          // What the batch can still take: runs of events are written at about the size single ones are.
+          const value = feed.take(source.framed === true ? this.room : 0);
           if (value === FEED_IDLE) return this.park();
           if (value === FEED_END) break;
           this.index++;

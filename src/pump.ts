@@ -87,6 +87,11 @@ export class Pump {
     this.finish();
   }
 
+  /** How much more the batch takes before it is written at once, in characters or bytes. */
+  protected get room(): number {
+    return Math.max(0, MAX_BATCH - this.batch.size);
+  }
+
   /** Writes what the batch holds, if the stream is still open. */
   protected flush(): void {
     if (this.session.isOpen && !this.batch.isEmpty) this.session.write(this.batch.take());

@@ -30,6 +30,11 @@ export interface ChunkSource {
   readonly lastWords?: ((error: unknown) => Chunk | undefined) | undefined;
   /** Set for a body that is fed rather than pulled: the pump reads it through this instead of `next()`. */
   readonly feed?: Feed | undefined;
+  /**
+   * Whether `encode` sends a `FramedEvent` (sse's events) by its `frame()`: a feed may then hand
+   * several values as one, framed once for every subscriber of a topic.
+   */
+  readonly framed?: boolean | undefined;
 }
 
 /**
@@ -40,11 +45,12 @@ export interface ChunkSource {
 export interface Feed {
   /**
    * The next value at once, or {@link FEED_IDLE} while none waits, or {@link FEED_END} once the
-   * body is over.
+   * body is over. With `room` above 0 (for a source that is {@link ChunkSource.framed}), it may hand
+   * several values waiting as one `FramedEvent` whose frame is at most `room` characters long.
    *
    * @throws what the body failed with.
    */
-  take(): unknown;
+  take(room: number): unknown;
   /**
    * Calls `pump.wake()` once `take()` has an answer again, at the end of the tick in which it came
    * (after the microtasks): the values fed in one tick are taken, and written, together.
@@ -166,10 +172,21 @@ export function liveness(value: unknown): Promise<void> | undefined {
 /** What a handler of `sse` or `ndjson` returns. */
 export type Values = AsyncIterable<unknown> | Iterable<unknown>;
 
-/** A source over values checked by {@link assertValues}, for the format's `encode` to turn into chunks. */
-export function valueSource(values: Values): ChunkSource {
-  if (fed in values) return { ...fromAsyncIterable(values as AsyncIterable<unknown>), feed: (values as Fed)[fed] };
-  return Symbol.asyncIterator in values ? fromAsyncIterable(values) : fromIterable(values);
+/** How a format (`sse`, `ndjson`) turns its values into chunks: the same for every stream of a route. */
+export type ValueFormat = Pick<ChunkSource, 'encode' | 'heartbeat' | 'lastWords' | 'framed'>;
+
+/**
+ * A source over values checked by {@link assertValues}, for the format's `encode` to turn into
+ * chunks. A fed body (a topic subscription) is read through its {@link Feed}.
+ */
+export function valueSource(values: Values, format: ValueFormat = {}): ChunkSource {
+  if (fed in values) {
+    // One object per stream: a topic may have thousands of subscribers.
+    const iterator = (values as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    const feed = (values as Fed)[fed];
+    return { ...format, next: () => iterator.next(), cancel: () => closeIterator(iterator), feed };
+  }
+  return { ...format, ...(Symbol.asyncIterator in values ? fromAsyncIterable(values) : fromIterable(values)) };
 }
 
 type Fed = { readonly [fed]: Feed };

@@ -4,6 +4,7 @@ import {
   createTopic,
   lastEventId,
   memoryStore,
+  ndjson,
   sse,
   type TopicEvent,
   type TopicReset,
@@ -474,6 +475,63 @@ describe('createTopic(name, options)', () => {
       for (const text of texts) expect(text.replace(/id: .*\n/g, '').split(/(?<=\n\n)/)).toEqual(expected);
       expect(record.texts()).toEqual(texts);
       await Promise.all(clients.map((client) => client.disconnect()));
+      topic.close();
+    });
+
+    it('sends a burst in writes of about 16 KiB at most, each event once and in order, whichever event a subscriber joined at', async () => {
+      const topic = createTopic('big-burst', { store: memoryStore() });
+      const app = express();
+      const record = recordWrites();
+      app.use(record.middleware);
+      app.get(
+        '/events',
+        sse(() => topic.subscribe()),
+      );
+      const early = await streamRequest(app, '/events');
+      await settle();
+      // 1,000-byte events: 300 of them are about 18 runs of 16 KiB.
+      const text = (n: number): string => `${String(n).padStart(4, '0')} ${'x'.repeat(995)}`;
+      for (let n = 0; n < 100; n++) void topic.publish(text(n));
+      const late = await streamRequest(app, '/events');
+      for (let n = 100; n < 300; n++) void topic.publish(text(n));
+      const read = async (client: typeof early, count: number): Promise<string[]> => {
+        const data: string[] = [];
+        while (data.length < count) data.push(String((await client.receiveEvent())!.data));
+        return data;
+      };
+      const all = Array.from({ length: 300 }, (_, n) => text(n));
+      expect(await read(early, 300)).toEqual(all);
+      expect(await read(late, 200)).toEqual(all.slice(100));
+      // As for events one by one: a batch is written once it reaches 16 KiB, so with one event more at most.
+      expect(Math.max(...record.writes.map(({ chunk }) => chunk.length))).toBeLessThanOrEqual(16 * 1024 + 1100);
+      await Promise.all([early.disconnect(), late.disconnect()]);
+      topic.close();
+    });
+
+    it('gives ndjson() each event of a burst as a value of its own', async () => {
+      const topic = createTopic<{ n: number }>('lines', { store: memoryStore() });
+      const app = express();
+      app.get(
+        '/lines',
+        ndjson(() => topic.subscribe()),
+      );
+      // ndjson() sends its head with the first line: the request is answered once events come.
+      const pending = streamRequest(app, '/lines');
+      await within(
+        (async () => {
+          while (topic.subscriberCount === 0) await settle(1);
+        })(),
+        'the subscription',
+      );
+      await settle();
+      const ids = [1, 2, 3].map((n) => topic.publish({ n }));
+      const client = await pending;
+      const lines = (await client.receive())!.toString().split('\n');
+      expect(lines.map((line) => (line === '' ? line : JSON.parse(line)))).toEqual([
+        ...(await Promise.all(ids)).map((id, i) => ({ id, data: { n: i + 1 } })),
+        '',
+      ]);
+      await client.disconnect();
       topic.close();
     });
 

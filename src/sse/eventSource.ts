@@ -1,7 +1,7 @@
 // Step: events → source. Encodes each event, and adds keep-alive comments and the error event.
 import { describeValue, millisecondsOption, type OptionRule } from '../arguments.js';
 import type { Timeout } from '../idleTimeout.js';
-import { valueSource, type ChunkSource, type Values } from '../source.js';
+import { valueSource, type ChunkSource, type ValueFormat, type Values } from '../source.js';
 import { warn } from '../warn.js';
 import { formatEvent, type SseEvent } from './encodeEvent.js';
 
@@ -34,18 +34,23 @@ export const errorEventOption: OptionRule<ErrorEventOption> = {
 };
 
 /**
- * The source of a `text/event-stream` body: the events, encoded by the pump as they come, with a
- * keep-alive comment whenever `keepAlive` ms pass with nothing written while it waits for one (so
- * none while a slow client holds the stream back), and the error event (if configured) when the
- * events fail.
+ * How a route's events become a `text/event-stream` body, built once per route: each event encoded
+ * by the pump as it comes, a keep-alive comment whenever `keepAlive` ms pass with nothing written
+ * while it waits for one (so none while a slow client holds the stream back), and the error event
+ * (if configured) when the events fail.
  */
-export function eventSource(events: Values, keepAlive: Timeout, errorEvent: ErrorEventOption): ChunkSource {
+export function eventFormat(keepAlive: Timeout, errorEvent: ErrorEventOption): ValueFormat {
   return {
-    ...valueSource(events),
     encode: formatEvent,
+    framed: true,
     heartbeat: keepAlive === null ? undefined : { every: keepAlive, chunk: KEEP_ALIVE_FRAME },
     lastWords: errorEvent === false ? undefined : (error) => errorFrame(errorEvent, error),
   };
+}
+
+/** The source of one stream's events, in the route's {@link eventFormat}. */
+export function eventSource(events: Values, format: ValueFormat): ChunkSource {
+  return valueSource(events, format);
 }
 
 function errorFrame(errorEvent: true | ((error: unknown) => unknown), error: unknown): string | undefined {

@@ -13,7 +13,7 @@ import {
   type StreamHandler,
 } from '../streamHandler.js';
 import type { SseEvent } from './encodeEvent.js';
-import { errorEventOption, eventSource, keepAliveOption, type ErrorEventOption } from './eventSource.js';
+import { errorEventOption, eventFormat, eventSource, keepAliveOption, type ErrorEventOption } from './eventSource.js';
 
 /**
  * Options of {@link sse}.
@@ -121,6 +121,7 @@ export function sse<P = ParamsDictionary, ReqBody = RequestBody, ReqQuery = Quer
 }
 
 function eventsFormat(keepAlive: number | null, timeout: number | null, errorEvent: ErrorEventOption): StreamFormat {
+  const format = eventFormat(keepAlive, errorEvent);
   return {
     timeout,
     endsAtShutdown: true,
@@ -130,7 +131,7 @@ function eventsFormat(keepAlive: number | null, timeout: number | null, errorEve
       openEventStream(res);
       return { body: events };
     },
-    toBody: (events) => ({ kind: 'stream', source: eventSource(events as Values, keepAlive, errorEvent) }),
+    toBody: (events) => ({ kind: 'stream', source: eventSource(events as Values, format) }),
   };
 }
 

@@ -2,7 +2,7 @@
 import type { Endable } from '../context.js';
 import { fed, FEED_END, FEED_IDLE, whenLive, type Feed } from '../source.js';
 import { wakeAtTickEnd } from './tickEnd.js';
-import type { TopicEvent, TopicReset } from './topicEvent.js';
+import type { DeliveredEvent, EventRun, TopicEvent, TopicReset } from './topicEvent.js';
 
 /** The history a subscription starts with: the kept events after its position, decoded. */
 export interface History {
@@ -40,7 +40,7 @@ const ignore = (): void => {};
  */
 export class Subscription implements AsyncIterableIterator<Yielded>, Feed {
   /** Live events not yet taken, oldest first (from `head`). */
-  private queue: TopicEvent[] = [];
+  private queue: DeliveredEvent[] = [];
   private head = 0;
   /** History and the reset event, taken before the queue. */
   private replay: Yielded[] | undefined;
@@ -133,7 +133,7 @@ export class Subscription implements AsyncIterableIterator<Yielded>, Feed {
   }
 
   /** A live event: queued, or dropped when history already holds it; past `maxPending` waiting, the subscriber is dropped. */
-  deliver(event: TopicEvent): void {
+  deliver(event: DeliveredEvent): void {
     if (this.ended) return;
     if (this.started && this.boundary !== undefined && this.host.compareIds(event.id, this.boundary) <= 0) return;
     if (this.queue.push(event) - this.head > this.maxPending) {
@@ -170,7 +170,15 @@ export class Subscription implements AsyncIterableIterator<Yielded>, Feed {
     return this;
   }
 
-  take(): Yielded | typeof FEED_IDLE | typeof FEED_END {
+  take(room: number): Yielded | EventRun | typeof FEED_IDLE | typeof FEED_END {
+    // Several live events waiting, for sse(): one run, framed once for the subscribers that have it.
+    if (room > 0 && this.started && !this.ended && this.replay === undefined && this.queue.length - this.head > 1) {
+      const run = this.queue[this.head]!.runFrom(this.queue, this.head, room);
+      if (run !== undefined) {
+        this.advance(run.count);
+        return run;
+      }
+    }
     const value = this.shift();
     if (value !== undefined) return value;
     if (this.failure !== undefined) throw this.failure.error;
@@ -222,14 +230,23 @@ export class Subscription implements AsyncIterableIterator<Yielded>, Feed {
       return value;
     }
     if (this.head === queue.length) return undefined;
-    const value = queue[this.head++]!;
-    // Emptied in place: the same array serves the next event (V8 lets its elements go).
-    if (this.head === queue.length) queue.length = this.head = 0;
-    else if (this.head > 1024 && this.head * 2 > queue.length) {
+    const value = queue[this.head]!;
+    this.advance(1);
+    return value;
+  }
+
+  /** `count` queued events were taken: the queue is emptied in place, or compacted once mostly taken. */
+  private advance(count: number): void {
+    const { queue } = this;
+    this.head += count;
+    if (this.head === queue.length) {
+      // Emptied in place: the same array serves the next event (V8 lets its elements go).
+      queue.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > queue.length) {
       queue.splice(0, this.head);
       this.head = 0;
     }
-    return value;
   }
 
   private wake(): void {

@@ -83,4 +83,58 @@ export class DeliveredEvent extends FramedEvent implements TopicEvent {
     // The JSON text sent as a string is the same frame as the parsed value sent as JSON.
     return (this.#frame ??= formatEvent({ event: this.event, id: this.id, data: this.#text }, 'topic'));
   }
+
+  /**
+   * The events `queue[from]` (this one) onwards, as one run of frames of at most `maxLength`
+   * characters, for a subscriber that has them waiting; `undefined` when only this one fits. A topic hands every
+   * subscriber the same event objects in the same order, so a run is known by its first event,
+   * its last and their count: the subscribers that have the same one waiting (all of them, after a
+   * burst) share its text, built once.
+   */
+  runFrom(queue: readonly DeliveredEvent[], from: number, maxLength: number): EventRun | undefined {
+    const cached = latestRun;
+    if (cached?.first === this && queue[from + cached.count - 1] === cached.last && cached.length <= maxLength) {
+      return cached;
+    }
+    let end = from + 1;
+    let length = this.frame().length;
+    while (end < queue.length && length + queue[end]!.frame().length <= maxLength) {
+      length += queue[end++]!.frame().length;
+    }
+    if (end === from + 1) return undefined;
+    const frames = new Array<string>(end - from);
+    for (let i = from; i < end; i++) frames[i - from] = queue[i]!.frame();
+    return (latestRun = new EventRun(this, queue[end - 1]!, end - from, frames.join('')));
+  }
+}
+
+/**
+ * The run built last. One is enough: the pumps of a topic's subscribers are woken one after the
+ * other (topics/tickEnd.ts), so those with the same run take it in a row; and it bounds what runs
+ * hold to one of them.
+ */
+let latestRun: EventRun | undefined;
+
+/** Consecutive events of a topic as one text/event-stream text, shared by the subscribers that have them waiting. */
+export class EventRun extends FramedEvent {
+  constructor(
+    /** Its first event. */
+    readonly first: DeliveredEvent,
+    /** Its last event. */
+    readonly last: DeliveredEvent,
+    /** How many events it holds. */
+    readonly count: number,
+    private readonly text: string,
+  ) {
+    super();
+  }
+
+  /** The length of its frames, in characters. */
+  get length(): number {
+    return this.text.length;
+  }
+
+  frame(): string {
+    return this.text;
+  }
 }
