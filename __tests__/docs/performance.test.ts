@@ -27,6 +27,25 @@ function ratioIn(workload: string, contender: string, column: number): number {
   return Number(row.split('|')[column]!.trim().replace('×', ''));
 }
 
+/** The row of `contender` in the Node 26 section of bench/RESULTS.md whose first cell is `first`, as its cells. */
+function rowOf(first: string, after = ''): string[] {
+  const node26 = read('bench/RESULTS.md')
+    .split(/^## /m)
+    .find((section) => section.startsWith('Node 26'))!;
+  const from = node26.indexOf(after);
+  const row = node26
+    .slice(from)
+    .split('\n')
+    .find((line) => line.startsWith(`| ${first} |`));
+  if (row === undefined) throw new Error(`bench/RESULTS.md has no Node 26 row '${first}' after '${after}'`);
+  return row.split('|').map((cell) => cell.trim());
+}
+
+/** The ratio in parentheses of a cell, `20.9 µs (1.11×)` → 1.11. */
+const ratioOf = (cell: string): number => Number(/\(([\d.]+)×\)/.exec(cell)?.[1]);
+/** The first number of a cell, `9.6 KB (1.95×)` → 9.6, `1,515 µs` → 1515. */
+const numberOf = (cell: string): number => Number(/[\d,.]+/.exec(cell)![0].replace(/,/g, ''));
+
 describe('docs/performance.md', () => {
   it('runs the bench with scripts and flags that exist', () => {
     expect(page.blocks('sh').flatMap(shellBlockProblems)).toEqual([]);
@@ -45,5 +64,29 @@ describe('docs/performance.md', () => {
     expect(ratioToFloor('small', 'express asyncStream')).toBeGreaterThanOrEqual(0.85); // "about 0.9× the floor"
     expect(ratioToFloor('sse', 'express sse()')).toBeGreaterThanOrEqual(0.9); // "level with the SSE floor"
     expect(ratioToHandWritten('small', 'express asyncStream')).toBeGreaterThanOrEqual(2.5); // "about 2.8× a hand-written node:http loop"
+  });
+
+  it('states a fan-out headline that the published Node 26 figures bear out', () => {
+    const topic = rowOf('createTopic', 'Fanout:');
+    // "about 1.1× the server CPU", "under 10 KB of heap", "p50 about 1.1×, p99 about 1.4×", "about 2.7× the deliveries"
+    expect(ratioOf(topic[4]!)).toBeLessThanOrEqual(1.2);
+    expect(numberOf(topic[5]!)).toBeLessThan(10);
+    expect(ratioOf(topic[2]!)).toBeLessThanOrEqual(1.2);
+    expect(ratioOf(topic[3]!)).toBeLessThanOrEqual(1.5);
+    expect(ratioOf(topic[7]!)).toBeGreaterThanOrEqual(2.5);
+    // "better-sse's channel takes about 3× the loop's heap"
+    expect(ratioOf(rowOf('better-sse channel', 'Fanout:')[5]!)).toBeGreaterThanOrEqual(2.5);
+    // Many topics: "about 11 KB per subscriber", "under 8 ms (p99)", "two Redis connections"
+    const [memory, redis] = [rowOf('in memory', 'many topics:'), rowOf('Redis', 'many topics:')];
+    for (const row of [memory, redis]) expect(numberOf(row[3]!)).toBeLessThan(12);
+    expect(numberOf(redis[5]!.split('/')[1]!)).toBeLessThan(8);
+    expect(redis[8]).toMatch(/^2 /);
+    // Many processes: "lost and repeated no event", "two Redis connections per process"
+    expect(rowOf('deliveries lost / repeated, of 10,000,000', 'fanout-redis:')[2]).toBe('0 / 0');
+    expect(rowOf('Redis connections, the bench\'s own left out', 'fanout-redis:')[2]).toMatch(/2, 2, 2, 2 in the server processes/);
+    // Idle: "about 11 KB of heap each", "about 0.7× the CPU of one setInterval per stream"
+    const idle = rowOf('express sse()', 'Idle SSE:');
+    expect(numberOf(idle[2]!)).toBeLessThan(12);
+    expect(ratioOf(idle[5]!)).toBeLessThanOrEqual(0.8);
   });
 });
