@@ -83,7 +83,9 @@ describe('docs/performance.md', () => {
     expect(redis[8]).toMatch(/^2 /);
     // Many processes: "lost and repeated no event", "two Redis connections per process"
     expect(rowOf('deliveries lost / repeated, of 10,000,000', 'fanout-redis:')[2]).toBe('0 / 0');
-    expect(rowOf('Redis connections, the bench\'s own left out', 'fanout-redis:')[2]).toMatch(/2, 2, 2, 2 in the server processes/);
+    expect(rowOf("Redis connections, the bench's own left out", 'fanout-redis:')[2]).toMatch(
+      /2, 2, 2, 2 in the server processes/,
+    );
     // Idle: "about 11 KB of heap each", "about 0.7× the CPU of one setInterval per stream"
     const idle = rowOf('express sse()', 'Idle SSE:');
     expect(numberOf(idle[2]!)).toBeLessThan(12);
