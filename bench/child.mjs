@@ -9,6 +9,7 @@ import { collectedMemory } from './memory.mjs';
 import { stats } from './resourceWorkloads.mjs';
 import { sseContenders } from './sseContenders.mjs';
 import { runLatency } from './workloads.mjs';
+import { serveRole } from './roleProcess.mjs';
 
 const sets = { octet: { ...contenders, ...floorContenders }, sse: { ...sseContenders, ...sseFloorContenders } };
 const server = await sets[process.argv[2]][process.argv[3]]();
@@ -40,12 +41,4 @@ const commands = {
   },
 };
 
-process.on('message', async (msg) => {
-  if (msg.cmd === 'stop') process.exit(0);
-  try {
-    process.send(await commands[msg.cmd](msg));
-  } catch (err) {
-    process.send({ error: String(err?.stack ?? err) });
-  }
-});
-process.send({ url: server.url });
+serveRole(commands, { url: server.url });

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fanoutContenders } from './fanoutContenders.mjs';
 import { payload } from './fanoutWorkload.mjs';
 import { collectedMemory } from './memory.mjs';
+import { serveRole } from './roleProcess.mjs';
 
 const server = await fanoutContenders[process.argv[2]]();
 const now = () => performance.timeOrigin + performance.now();
@@ -41,12 +42,4 @@ const commands = {
   },
 };
 
-process.on('message', async (msg) => {
-  if (msg.cmd === 'stop') process.exit(0);
-  try {
-    process.send(await commands[msg.cmd](msg));
-  } catch (err) {
-    process.send({ error: String(err?.stack ?? err) });
-  }
-});
-process.send({ url: server.url });
+serveRole(commands, { url: server.url });

@@ -7,6 +7,7 @@ import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { listenNode } from './servers.mjs';
+import { serveRole } from './roleProcess.mjs';
 
 /** The keep-alive period every contender uses: sse()'s default. */
 export const KEEP_ALIVE_MS = 15_000;
@@ -95,13 +96,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       return { cpuUs: user + system, wallMs: Number(process.hrtime.bigint() - cpu.at) / 1e6 };
     },
   };
-  process.on('message', async (msg) => {
-    if (msg.cmd === 'stop') process.exit(0);
-    try {
-      process.send(await commands[msg.cmd](msg));
-    } catch (err) {
-      process.send({ error: String(err?.stack ?? err) });
-    }
-  });
-  process.send({ url: server.url });
+  serveRole(commands, { url: server.url });
 }

@@ -1,10 +1,9 @@
 // The processes of the topic workloads (topicServer.mjs, topicClients.mjs), each holding thousands
 // of sockets: fork one, ask it things over IPC, stop it; and the clock they share.
-import { execFileSync, fork } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { nextMessage } from './childProcess.mjs';
+import { startProcess } from './childProcess.mjs';
 
 /**
  * Wall-clock milliseconds with sub-millisecond precision, comparable between the processes of one
@@ -28,34 +27,8 @@ export function socketsPerProcess() {
  * Resolves { first, ask(msg), stop() } with the child's first message, once it has sent it.
  */
 export async function forkRole(script, args, { gc = false } = {}) {
-  const proc = fork(fileURLToPath(new URL(script, import.meta.url)), args, {
-    stdio: 'inherit',
-    execArgv: gc ? ['--expose-gc'] : [],
-  });
-  const stop = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = once(proc, 'exit');
-    proc.send({ cmd: 'stop' });
-    // A child too busy to read its IPC is killed.
-    const kill = setTimeout(() => proc.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(kill);
-  };
-  try {
-    const first = await nextMessage(proc);
-    return {
-      first,
-      ask: (msg) => {
-        const answer = nextMessage(proc);
-        proc.send(msg);
-        return answer;
-      },
-      stop,
-    };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  const { ask, stop, ...first } = await startProcess(fileURLToPath(new URL(script, import.meta.url)), args, { gc });
+  return { first, ask, stop };
 }
 
 /** A child's side: answers each command with `commands[msg.cmd](msg)`, exits on 'stop', then sends `first`. */
