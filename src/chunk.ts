@@ -22,31 +22,36 @@ export function chunkTypeError(value: unknown, index: number): TypeError {
  * `res.write` of many small chunks costs about what a single one does.
  */
 export class ChunkBatch {
-  private parts: Chunk[] = [];
+  /** The first chunk held; `rest` holds the others. Most batches hold one chunk, which costs no array. */
+  private first: Chunk | undefined;
+  private rest: Chunk[] | undefined;
   private textOnly = true;
   /** The length of the chunks held: characters for text, bytes otherwise; a cap, not a count. */
   size = 0;
 
   get isEmpty(): boolean {
-    return this.parts.length === 0;
+    return this.first === undefined;
   }
 
   add(chunk: Chunk): void {
-    this.parts.push(chunk);
+    if (this.first === undefined) this.first = chunk;
+    else (this.rest ??= []).push(chunk);
     this.size += chunk.length;
     if (typeof chunk !== 'string') this.textOnly = false;
   }
 
   /** Everything held, as one chunk, and empties the batch. */
   take(): Chunk {
-    const parts = this.parts;
-    const joined =
-      parts.length === 1
-        ? parts[0]!
-        : this.textOnly
-          ? (parts as string[]).join('')
-          : Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)));
-    this.parts = [];
+    const { first, rest } = this;
+    let joined = first!;
+    if (rest !== undefined) {
+      const parts = [joined, ...rest];
+      joined = this.textOnly
+        ? (parts as string[]).join('')
+        : Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)));
+    }
+    this.first = undefined;
+    this.rest = undefined;
     this.textOnly = true;
     this.size = 0;
     return joined;

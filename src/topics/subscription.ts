@@ -31,6 +31,8 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
 /** `ready` once live, shared: a live subscription holds no promise of its own. */
 const LIVE = Promise.resolve();
 const ignore = (): void => {};
+/** Events up to which an emptied queue keeps its elements' room for the next ones. */
+const KEPT_CAPACITY = 8;
 
 /**
  * One subscriber's view of a topic, as an async iterator. Live events arrive through
@@ -240,8 +242,10 @@ export class Subscription implements AsyncIterableIterator<Yielded>, Feed {
     const { queue } = this;
     this.head += count;
     if (this.head === queue.length) {
-      // Emptied in place: the same array serves the next event (V8 lets its elements go).
-      queue.length = 0;
+      // Emptied in place. A short queue is popped empty rather than cut to length 0, which would
+      // free its elements and make V8 allocate new ones for the next event: one per event and subscriber.
+      if (queue.length > KEPT_CAPACITY) queue.length = 0;
+      else while (queue.pop() !== undefined);
       this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > queue.length) {
       queue.splice(0, this.head);
