@@ -9,12 +9,12 @@ import { applyHead, commitHead, type Head } from './head.js';
 import { IdleTimer, type Timeout } from './idleTimeout.js';
 import { dropLateAnswer } from './lateAnswer.js';
 import type { JsonBody } from './response.js';
-import { refuseStream, trackStream, type ClosableStream } from './shutdown.js';
+import { refuseStream, trackStream, untrackStream, type ClosableStream } from './shutdown.js';
 import { suspendSocketTimeout } from './socketTimeout.js';
 import type { ChunkSource } from './source.js';
 import { Teardown } from './teardown.js';
 import { warnEndedElsewhere, warnLateAnswer, warnNoAnswer } from './warn.js';
-import { ResponseWriter } from './writer.js';
+import { ResponseWriter, type WriterOwner } from './writer.js';
 
 type SessionState = 'open' | 'released' | 'abandoned';
 
@@ -26,10 +26,11 @@ const noop = (): void => {};
  * `res.end` guard, the `'close'` and `'drain'` listeners and the body's source, and releases all of
  * them in one place, once.
  */
-export class StreamSession implements ClosableStream {
+export class StreamSession implements ClosableStream, WriterOwner {
   readonly context: RequestContext;
   private state: SessionState = 'open';
-  private readonly timer = new IdleTimer(() => this.onIdle());
+  /** Made when a timeout is armed: event streams have none by default, and a topic may have thousands. */
+  private timer: IdleTimer | undefined;
   private timeout: Timeout = null;
   private readonly writer: ResponseWriter;
   private source: ChunkSource | undefined;
@@ -45,7 +46,6 @@ export class StreamSession implements ClosableStream {
   private restoreEnd: () => void = noop;
   /** Writes what the pump holds, before the response ends by other code or at shutdown. */
   private flushPending: () => void = noop;
-  private readonly untrack: () => void;
 
   constructor(
     readonly req: Request,
@@ -56,12 +56,8 @@ export class StreamSession implements ClosableStream {
   ) {
     this.context = new RequestContext(req, res);
     this.teardown = new Teardown(res);
-    this.untrack = trackStream(this);
-    this.writer = new ResponseWriter(
-      res,
-      () => this.timer.touch(),
-      (error) => this.fail(error),
-    );
+    trackStream(this);
+    this.writer = new ResponseWriter(res, this);
     // 'close' on the response, not the request: on Node >= 16 the request's 'close' fires as soon
     // as its body has been read, long before the client goes away.
     res.once('close', this.onClose);
@@ -113,7 +109,9 @@ export class StreamSession implements ClosableStream {
   /** (Re)starts the idle countdown with `timeout` ms; `null` stops it. */
   arm(timeout: Timeout): void {
     this.timeout = timeout;
-    if (this.isOpen) this.timer.arm(timeout);
+    if (!this.isOpen) return;
+    if (timeout === null) this.timer?.clear();
+    else (this.timer ??= new IdleTimer(() => this.onIdle())).arm(timeout);
   }
 
   /** Takes ownership of the body's source, so that abandoning the stream closes it. */
@@ -136,6 +134,16 @@ export class StreamSession implements ClosableStream {
   /** Writes `chunk` every `every` ms that pass with nothing written while the source is awaited. */
   keepAlive(every: number, chunk: Chunk): void {
     this.writer.keepAlive(every, chunk);
+  }
+
+  /** The writer wrote a chunk: the idle countdown starts again. */
+  wrote(): void {
+    this.timer?.touch();
+  }
+
+  /** A keep-alive write threw, in a timer callback: the stream fails as a body's error would. */
+  keepAliveFailed(error: unknown): void {
+    this.fail(error);
   }
 
   /** The pump awaits the source (`true`) or has its answer (`false`): when keep-alives may go out. */
@@ -291,7 +299,7 @@ export class StreamSession implements ClosableStream {
   }
 
   private stopClocks(): void {
-    this.timer.clear();
+    this.timer?.clear();
     this.writer.stop();
     this.restoreEnd();
     // Once the response has finished, Node has set its own keep-alive timeout on the socket.
@@ -301,13 +309,13 @@ export class StreamSession implements ClosableStream {
   private settleTeardown(): void {
     if (this.responding || this.isOpen) return;
     if (this.closing === undefined) this.settle();
-    else void this.closing.then(this.settle);
+    else void this.closing.then(() => this.settle());
   }
 
-  private readonly settle = (): void => {
-    this.untrack();
+  private settle(): void {
+    untrackStream(this);
     this.teardown.settle();
-  };
+  }
 
   private readonly onClose = (): void => {
     if (this.res.writableFinished) {

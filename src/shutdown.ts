@@ -47,11 +47,14 @@ function streams(): Streams {
   return ((globalThis as GlobalWithStreams)[streamsKey] ??= { open: new Set(), closing: undefined });
 }
 
-/** Counts `stream` as open until the returned function is called. */
-export function trackStream(stream: ClosableStream): () => void {
-  const { open } = streams();
-  open.add(stream);
-  return () => open.delete(stream);
+/** Counts `stream` as open until {@link untrackStream}. */
+export function trackStream(stream: ClosableStream): void {
+  streams().open.add(stream);
+}
+
+/** `stream` is done: {@link closeStreams} no longer waits for it. */
+export function untrackStream(stream: ClosableStream): void {
+  streams().open.delete(stream);
 }
 
 /** Whether {@link closeStreams} was called: new streams are refused. */

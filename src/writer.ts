@@ -7,6 +7,14 @@ import { KeepAliveClock } from './keepAliveWheel.js';
 /** `compression` adds `res.flush()`; without a call its zlib stream holds small chunks back. */
 type FlushableResponse = Response & { flush: () => void };
 
+/** What a writer tells its session: an object rather than callbacks, so that a stream holds no closures for them. */
+export interface WriterOwner {
+  /** Called after each write (the session restarts its idle timer). */
+  wrote(): void;
+  /** Called with what a keep-alive write threw, in a timer callback. */
+  keepAliveFailed(error: unknown): void;
+}
+
 /**
  * Writes a session's chunks to `res`. Owned by the session, which is the only caller: the pump
  * goes through the session, and the session stops this writer in its teardown.
@@ -15,18 +23,14 @@ export class ResponseWriter {
   private keepAliveClock: KeepAliveClock | undefined;
   private waitingForSource = false;
   private resolveDrain: (() => void) | undefined;
-  private listensForDrain = false;
+  /** The `'drain'` listener, made at the first refused write: most streams never see one. */
+  private drainListener: (() => void) | undefined;
   private awaitingDrain = false;
   private readonly shouldFlush: boolean;
 
-  /**
-   * @param onWrite - called after each write (the session restarts its idle timer).
-   * @param onFailure - called with what a keep-alive write threw, in a timer callback.
-   */
   constructor(
     private readonly res: Response,
-    private readonly onWrite: () => void,
-    private readonly onFailure: (error: unknown) => void,
+    private readonly owner: WriterOwner,
   ) {
     this.shouldFlush = typeof (res as Partial<FlushableResponse>).flush === 'function';
   }
@@ -45,7 +49,7 @@ export class ResponseWriter {
   write(chunk: Chunk): void {
     if (!this.res.write(chunk)) this.expectDrain();
     if (this.shouldFlush) (this.res as FlushableResponse).flush();
-    this.onWrite();
+    this.owner.wrote();
     this.keepAliveClock?.touch();
   }
 
@@ -77,16 +81,16 @@ export class ResponseWriter {
   stop(): void {
     this.keepAliveClock?.clear();
     this.waitingForSource = false;
-    this.onDrain();
+    this.endDrainWait();
   }
 
   private expectDrain(): void {
     this.awaitingDrain = true;
     // One listener for the whole response, not one per wait: `compression` forwards 'drain'
     // listeners to its zlib stream, where removing them from `res` would not reach.
-    if (!this.listensForDrain) {
-      this.listensForDrain = true;
-      this.res.on('drain', this.onDrain);
+    if (this.drainListener === undefined) {
+      this.drainListener = () => this.endDrainWait();
+      this.res.on('drain', this.drainListener);
     }
   }
 
@@ -102,16 +106,16 @@ export class ResponseWriter {
       this.write(chunk);
     } catch (error) {
       // In a timer callback: thrown, it would take the process down.
-      this.onFailure(error);
+      this.owner.keepAliveFailed(error);
       return false;
     }
     return true;
   }
 
-  private readonly onDrain = (): void => {
+  private endDrainWait(): void {
     this.awaitingDrain = false;
     const resolve = this.resolveDrain;
     this.resolveDrain = undefined;
     resolve?.();
-  };
+  }
 }
