@@ -12,6 +12,7 @@ const CONNECTIONS_PER_PROCESS = 2;
 export function renderFanoutRedis(f) {
   if (f.skipped) return `fanout-redis: skipped, ${f.skipped}.`;
   const count = f.rate * f.seconds;
+  const pacedCount = f.paced.rate * f.paced.seconds;
   const total = f.servers * f.subscribers;
   const perServer = Object.entries(f.connections)
     .filter(([name]) => name.startsWith('bench-server-'))
@@ -21,13 +22,17 @@ export function renderFanoutRedis(f) {
   return [
     `fanout-redis: ${f.servers} server processes × ${fmt(f.subscribers)} SSE subscribers (${fmt(total)} in all) on one topic, ` +
       `redisStore over node-redis 5 on Redis ${f.redisVersion}; a further process publishes ${f.rate} events/s for ${f.seconds} s ` +
-      `(${fmt(count)} events, after ${f.warmup} unmeasured). Delay: publish() resolving in the publisher → the last subscriber's ` +
-      `receipt of that event. One run; load average before it ${fmt(f.load, 1)}.`,
+      `(${fmt(count)} events, after ${f.warmup} unmeasured), then ${f.paced.rate} events/s for ${f.paced.seconds} s (${fmt(pacedCount)} events). ` +
+      `Delay: publish() resolving in the publisher → the last subscriber's receipt of that event. Each event costs a write and ` +
+      `a read per subscriber; when ${f.rate} events/s need more CPU than the machine has (the CPU row), that phase's delays ` +
+      `measure the queue, so the latency figure is the ${f.paced.rate} events/s phase's. The other rows are of the ` +
+      `${f.rate} events/s phase; lost and repeated, of both. One run; load average before it ${fmt(f.load, 1)}.`,
     '',
     '| figure | value | target |',
     '| --- | ---: | --- |',
-    `| publish → last subscriber, p50 / p99 (max) | ${ms(f.p50)} / ${ms(f.p99)} (${ms(f.max)}) | |`,
-    `| deliveries lost / repeated, of ${fmt(count * total)} | ${fmt(f.lost)} / ${fmt(f.repeated)} | 0 / 0: ${mark(f.lost + f.repeated === 0)} |`,
+    `| publish → last subscriber at ${f.paced.rate} events/s, p50 / p99 (max) | ${ms(f.pacedDelay.p50)} / ${ms(f.pacedDelay.p99)} (${ms(f.pacedDelay.max)}) | |`,
+    `| publish → last subscriber at ${f.rate} events/s (the CPU row says how busy), p50 / p99 (max) | ${ms(f.p50)} / ${ms(f.p99)} (${ms(f.max)}) | |`,
+    `| deliveries lost / repeated, of ${fmt((count + pacedCount) * total)} | ${fmt(f.lost)} / ${fmt(f.repeated)} | 0 / 0: ${mark(f.lost + f.repeated === 0)} |`,
     `| Redis connections, the bench's own left out | ${connections}: ${perServer.join(', ')} in the server processes, ` +
       `${f.connections['bench-publisher'] ?? 0} in the publisher | ≤ ${CONNECTIONS_PER_PROCESS} per process, whatever its subscribers: ${mark(constant)} |`,
     `| publish rate reached | ${fmt(f.publishRate)} events/s | |`,
