@@ -30,7 +30,8 @@ export function renderFanout({ results, subscribers, requested, limits }, { roun
       'per event, publish → its last subscriber has it, p50 / p99 over the events; server CPU (user + system) ' +
       'from the first publish until every subscriber has the last event, per delivery; heap and RSS per subscriber ' +
       `after GC, once the events are delivered. Burst: ${FANOUT.burst} events published in one tick, deliveries ` +
-      'per second until every subscriber has them all. KB = 1,000 bytes. Figure (ratio to the hand-written loop).',
+      `per second until every subscriber has them all, median of ${FANOUT.bursts} bursts. KB = 1,000 bytes. ` +
+      'Figure (ratio to the hand-written loop).',
     '',
     '| contender | p50 | p99 | server CPU / delivery | heap / subscriber | RSS / subscriber | burst: deliveries/s |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',

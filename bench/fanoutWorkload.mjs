@@ -8,8 +8,10 @@ export const FANOUT = {
   // The paced part: `events` events, `gapMs` apart.
   events: 20,
   gapMs: 300,
-  // The burst: this many events published in one tick.
+  // The burst: this many events published in one tick; `bursts` of them, one after the
+  // other is delivered, and a round's figure is their median (one burst is a noisy sample).
   burst: 100,
+  bursts: 3,
   // Each child's unmeasured warm-up: as many subscribers (at most), the same events at a
   // faster pace and one burst, then every one of them leaves.
   warmup: { subscribers: 1_000, gapMs: 20 },
