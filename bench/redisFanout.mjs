@@ -93,7 +93,12 @@ async function publishAndMeasure(size, servers, clients, publisher, monitor, log
   const redis = redisDelta(redisBefore, await monitor.counters());
   const cpuAfter = await Promise.all(servers.map((s) => s.ask({ cmd: 'probe' })));
   const pacedCount = size.paced.rate * size.paced.seconds;
-  const paced = await publisher.ask({ cmd: 'publish', first: warmup + count, count: pacedCount, rate: size.paced.rate });
+  const paced = await publisher.ask({
+    cmd: 'publish',
+    first: warmup + count,
+    count: pacedCount,
+    rate: size.paced.rate,
+  });
   await settle(warmup + count + pacedCount);
   const reports = await Promise.all(clients.map((c) => c.ask({ cmd: 'report' })));
 
