@@ -8,9 +8,9 @@ import { NO_REDIS, findRedisServer, startRedis } from './redisServer.mjs';
 import { redisDelta, watchRedis } from './redisStats.mjs';
 import { forkRole, socketsPerProcess } from './roleProcess.mjs';
 
-// `paced`: then a slower phase, whose delays are the latency figure. At `rate`, 10,000 deliveries
-// an event cost about 270 ms of CPU (a write and a read per subscriber: few events share a
-// write), so 100 events/s saturate 2 cores many times over and its delays measure the queue; at
+// `paced`: then a slower phase, whose delays are the latency figure. At `rate` (a million
+// deliveries a second in full), the servers and the subscribers' clients each keep about a core
+// busy on a 2-core machine (the table's CPU row), so that phase's delays measure the queue; at
 // 2 events/s the machine keeps up.
 export const FANOUT_REDIS = {
   full: { servers: 4, subscribers: 2500, rate: 100, seconds: 10, warmup: 20, paced: { rate: 2, seconds: 10 } },
